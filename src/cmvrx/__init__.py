@@ -1,0 +1,48 @@
+"""cmvrx: clinical decision support for severe cytomegalovirus (CMV) disease.
+
+Decision support, not a prescriber. The public API is the façade in ``cmvrx.api``,
+re-exported here; ``import cmvrx`` stays light (no CLI, database or plotting stack).
+
+    >>> import cmvrx
+    >>> plan = cmvrx.plan(case, as_of=datetime(2026, 11, 24, 8, tzinfo=UTC))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from cmvrx.api import dose, knowledge_summary, load_case, load_knowledge, plan, plan_schema  # noqa: E402
+from cmvrx.errors import (  # noqa: E402
+    CmvrxError,
+    ContradictoryInputError,
+    ImplausibleValueError,
+    InputError,
+    InsufficientDataError,
+    KnowledgeError,
+    NotRecommendedError,
+    UnitError,
+)
+from cmvrx.model.patient import Case  # noqa: E402
+from cmvrx.model.plan import DISCLAIMER, DrugDose, Plan  # noqa: E402
+
+__all__ = [
+    "DISCLAIMER",
+    "Case",
+    "CmvrxError",
+    "ContradictoryInputError",
+    "DrugDose",
+    "ImplausibleValueError",
+    "InputError",
+    "InsufficientDataError",
+    "KnowledgeError",
+    "NotRecommendedError",
+    "Plan",
+    "UnitError",
+    "__version__",
+    "dose",
+    "knowledge_summary",
+    "load_case",
+    "load_knowledge",
+    "plan",
+    "plan_schema",
+]

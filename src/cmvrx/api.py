@@ -1,0 +1,130 @@
+"""The façade: every interface (CLI, services, batch) calls these functions only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cmvrx.errors import InputError
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.model.patient import Case
+from cmvrx.model.plan import DrugDose, Plan
+
+
+@lru_cache(maxsize=1)
+def _default_knowledge() -> Knowledge:
+    from cmvrx.knowledge.loader import load
+
+    return load()
+
+
+def load_knowledge(overrides: Mapping[str, float] | None = None) -> Knowledge:
+    """The validated knowledge; ``overrides`` may change NOT CONFIRMED parameters only."""
+    if not overrides:
+        return _default_knowledge()
+    from cmvrx.knowledge.loader import load
+
+    return load(overrides)
+
+
+def load_case(source: Case | Mapping[str, Any] | str | Path) -> Case:
+    """A validated case from a ``Case``, a mapping, a YAML/JSON file path or text."""
+    if isinstance(source, Case):
+        return source
+    data: object = source
+    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))):
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read case file: {exc.strerror}", field=str(path)) from exc
+        data = _parse_text(text, json_first=path.suffix == ".json")
+    elif isinstance(source, str):
+        data = _parse_text(source, json_first=source.lstrip().startswith("{"))
+    return _validate_case(data)
+
+
+def _parse_text(text: str, *, json_first: bool) -> object:
+    import yaml
+
+    try:
+        return json.loads(text) if json_first else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"the case is not valid {'JSON' if json_first else 'YAML'}: {exc}") from exc
+
+
+def _validate_case(data: object) -> Case:
+    if not isinstance(data, Mapping):
+        raise InputError("a case must be a mapping (YAML/JSON object)")
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "case"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise InputError(f"{first['msg']}{more}", field=where) from exc
+
+
+def plan(
+    case: Case | Mapping[str, Any] | str | Path,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+) -> Plan:
+    """The complete treatment plan for one patient at ``as_of`` (timezone-aware)."""
+    from cmvrx.engine.planner import make_plan
+
+    _require_aware(as_of)
+    return make_plan(load_case(case), knowledge or load_knowledge(), as_of)
+
+
+def dose(
+    drug: str,
+    *,
+    phase: str,
+    as_of: datetime,
+    weight_kg: float,
+    age_years: float,
+    sex: str,
+    creatinine: float | None = None,
+    creatinine_unit: str = "mg/dL",
+    dialysis: str = "none",
+    height_cm: float | None = None,
+    column: str | None = None,
+    medications: tuple[str, ...] = (),
+    knowledge: Knowledge | None = None,
+) -> DrugDose:
+    """A quick single-drug dose calculation (blood counts are not checked here)."""
+    from cmvrx.engine.quick import quick_dose
+
+    _require_aware(as_of)
+    k = knowledge or load_knowledge()
+    fields = {
+        "weight_kg": weight_kg, "age_years": age_years, "sex": sex, "creatinine": creatinine,
+        "creatinine_unit": creatinine_unit, "dialysis": dialysis, "height_cm": height_cm,
+        "column": column, "medications": medications,
+    }  # fmt: skip
+    return quick_dose(k, drug, phase, as_of, fields)
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema of the case format."""
+    return Case.model_json_schema()
+
+
+def knowledge_summary(drug: str | None = None, knowledge: Knowledge | None = None) -> dict[str, Any]:
+    """What is loaded, with sources: all drugs, or one drug's tables."""
+    from cmvrx.knowledge.summary import summarise
+
+    return summarise(knowledge or load_knowledge(), drug)
+
+
+def _require_aware(as_of: datetime) -> None:
+    if as_of.tzinfo is None:
+        raise InputError("as_of must carry a time zone", field="as_of")

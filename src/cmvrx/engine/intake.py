@@ -1,0 +1,170 @@
+"""Turn a validated ``Case`` into ``Facts``: internal units, plausibility, staleness.
+
+Refuses (``InputError`` subclasses naming the field) what can never yield a dose:
+unknown units, implausible values, contradictions, measurements dated after
+``as_of``. Missing or stale values are not errors here; they are kept as ``None``
+with the reason, so that each drug that needs them can say "insufficient data:
+measure X" while the rest of the plan still stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cmvrx.errors import ContradictoryInputError, ImplausibleValueError, InputError
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.model.patient import Case, Measurement, Quantity
+from cmvrx.units import to_internal
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A measured value in internal units, its age, and whether it is fresh enough."""
+
+    value: float
+    measured_at: datetime
+    age_hours: float
+    fresh: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    case: Case
+    as_of: datetime
+    age_years: float
+    sex: str
+    weight_kg: float
+    height_cm: float | None
+    creatinine: Reading | None
+    measured_clearance: Reading | None
+    anc: Reading | None
+    platelets: Reading | None
+    hemoglobin: Reading | None
+    potassium: Reading | None
+    magnesium: Reading | None
+    ionized_calcium: Reading | None
+    phosphate: Reading | None
+    cd4: Reading | None
+    urine_protein_mg_dl: float | None
+    urine_dipstick: str | None
+    urine_protein_fresh: bool
+    baseline_creatinine_mg_dl: float | None
+    medications: frozenset[str]
+
+
+def _plausible(k: Knowledge, field: str, value: float) -> float:
+    bounds = k.plausible.get(field)
+    if bounds is not None and not bounds.min <= value <= bounds.max:
+        raise ImplausibleValueError(
+            f"{value:g} {bounds.unit} is outside the plausible range "
+            f"{bounds.min:g}–{bounds.max:g} {bounds.unit}",
+            field=field,
+        )
+    return value
+
+
+def _quantity(k: Knowledge, q: Quantity, kind: str, field: str) -> float:
+    value = to_internal(q.value, q.unit, kind, field=field)
+    if value < 0:
+        raise ImplausibleValueError(f"{q.value:g} {q.unit} cannot be negative", field=field)
+    return _plausible(k, field, value)
+
+
+def _reading(
+    k: Knowledge, m: Measurement | None, kind: str, field: str, as_of: datetime, max_age_h: float
+) -> Reading | None:
+    if m is None:
+        return None
+    value = _quantity(k, m, kind, field)
+    if m.measured_at.tzinfo is None or as_of.tzinfo is None:
+        raise InputError("timestamps must carry a time zone (e.g. 2026-11-24T08:00:00Z)", field=field)
+    age_h = (as_of - m.measured_at).total_seconds() / 3600
+    if age_h < 0:
+        raise InputError(f"measured at {m.measured_at.isoformat()}, after as_of", field=field)
+    return Reading(value, m.measured_at, age_h, age_h <= max_age_h)
+
+
+def read_facts(case: Case, k: Knowledge, as_of: datetime) -> Facts:
+    """Normalise and check ``case`` at ``as_of``; raise ``InputError`` on bad input."""
+    p = case.patient
+    age = _quantity(k, p.age, "age", "patient.age")
+    weight = _quantity(k, p.weight, "mass", "patient.weight")
+    if weight <= 0:
+        raise ImplausibleValueError("weight must be above zero", field="patient.weight")
+    height = _quantity(k, p.height, "length", "patient.height") if p.height else None
+    scr_age = k.number("creatinine_max_age_hours")
+    cbc_age = k.number("blood_count_max_age_hours")
+    long_ago = 24.0 * 365 * 200  # electrolytes/CD4: freshness judged by the course module
+
+    def read(m: Measurement | None, kind: str, field: str, max_age: float) -> Reading | None:
+        return _reading(k, m, kind, field, as_of, max_age)
+
+    r = case.renal
+    creatinine = read(r.serum_creatinine, "creatinine", "renal.serum_creatinine", scr_age)
+    if creatinine is not None and creatinine.value <= 0:
+        raise ImplausibleValueError("creatinine must be above zero", field="renal.serum_creatinine")
+    measured = read(
+        r.measured_creatinine_clearance, "clearance", "renal.measured_creatinine_clearance", scr_age
+    )
+    _check_dialysis(k, r.dialysis.value, measured)
+    counts, lytes = case.blood_counts, case.electrolytes
+    protein_mg_dl, dipstick, protein_fresh = _urine_protein(k, case, as_of)
+    baseline = (
+        _quantity(k, r.baseline_serum_creatinine, "creatinine", "renal.baseline_serum_creatinine")
+        if r.baseline_serum_creatinine
+        else None
+    )
+    return Facts(
+        case=case,
+        as_of=as_of,
+        age_years=age,
+        sex=p.sex.value,
+        weight_kg=weight,
+        height_cm=height,
+        creatinine=creatinine,
+        measured_clearance=measured,
+        anc=read(counts.anc, "cell_count", "blood_counts.anc", cbc_age),
+        platelets=read(counts.platelets, "cell_count", "blood_counts.platelets", cbc_age),
+        hemoglobin=read(counts.hemoglobin, "hemoglobin", "blood_counts.hemoglobin", cbc_age),
+        potassium=read(lytes.potassium, "potassium", "electrolytes.potassium", long_ago),
+        magnesium=read(lytes.magnesium, "magnesium", "electrolytes.magnesium", long_ago),
+        ionized_calcium=read(
+            lytes.ionized_calcium, "calcium", "electrolytes.ionized_calcium", long_ago
+        ),
+        phosphate=read(lytes.phosphate, "phosphate", "electrolytes.phosphate", long_ago),
+        cd4=read(case.hiv.cd4 if case.hiv else None, "cell_count", "hiv.cd4", long_ago),
+        urine_protein_mg_dl=protein_mg_dl,
+        urine_dipstick=dipstick,
+        urine_protein_fresh=protein_fresh,
+        baseline_creatinine_mg_dl=baseline,
+        medications=frozenset(m.strip().lower() for m in case.medications),
+    )
+
+
+def _check_dialysis(k: Knowledge, dialysis: str, measured: Reading | None) -> None:
+    limit = k.number("hemodialysis_contradiction_crcl")
+    if dialysis == "intermittent_hemodialysis" and measured is not None and measured.value >= limit:
+        raise ContradictoryInputError(
+            f"intermittent hemodialysis with a measured CrCl of {measured.value:g} mL/min "
+            f"(≥ {limit:g}) is contradictory; check the dialysis status and the clearance",
+            field="renal.dialysis",
+        )
+
+
+def _urine_protein(k: Knowledge, case: Case, as_of: datetime) -> tuple[float | None, str | None, bool]:
+    up = case.renal.urine_protein
+    if up is None:
+        return None, None, False
+    if up.quantity is None and up.dipstick is None:
+        raise InputError("give a quantity or a dipstick grade", field="renal.urine_protein")
+    age_h = (as_of - up.measured_at).total_seconds() / 3600
+    if age_h < 0:
+        raise InputError("measured after as_of", field="renal.urine_protein.measured_at")
+    fresh = age_h <= k.number("cidofovir_lab_max_age_hours")
+    value = (
+        _quantity(k, up.quantity, "urine_protein", "renal.urine_protein.quantity")
+        if up.quantity is not None
+        else None
+    )
+    return value, (up.dipstick.value if up.dipstick else None), fresh

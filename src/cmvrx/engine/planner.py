@@ -1,0 +1,276 @@
+"""Assemble the plan for one patient at ``as_of``: pure, no I/O, no clock.
+
+Order: facts → renal function → situation (resistance, cytopenias, eligibility) →
+regimen rule → induction doses and step-down → refusals → maintenance → monitoring
+→ alerts → the NOT CONFIRMED values used → provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from cmvrx import __version__
+from cmvrx.engine import renal as renal_fn
+from cmvrx.engine.dosing import column_for, dose_for, per_kg_renal_refusal
+from cmvrx.engine.intake import Facts, read_facts
+from cmvrx.engine.messages import alert_context, render
+from cmvrx.engine.predicates import Situation, holds
+from cmvrx.engine.resistance import resistant_drugs
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.knowledge.schema import Grade, RegimenRule
+from cmvrx.model import plan as p
+from cmvrx.model.patient import Case
+
+
+def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
+    """The complete, cited treatment plan for ``case`` at ``as_of``."""
+    facts = read_facts(case, k, as_of)
+    s = situation(facts, k)
+    rule = choose_rule(s)
+    regimen_def = k.regimens.get(rule.regimen) if rule.regimen else None
+    drugs = frozenset(c.drug for c in regimen_def.components) if regimen_def else frozenset()
+    step_down_def = regimen_def.step_down if regimen_def else None
+    s = dataclasses.replace(
+        s, regimen_drugs=drugs, regimen_chosen=regimen_def is not None,
+        step_down_offered=step_down_def is not None,
+    )  # fmt: skip
+    induction = tuple(dose_for(s, c.drug, c.phase) for c in regimen_def.components) if regimen_def else ()
+    step_down = _step_down(s, step_down_def) if step_down_def else None
+    maintenance = _maintenance(s)
+    doses = (*induction, *maintenance.options, *((step_down.dose,) if step_down and step_down.dose else ()))
+    not_confirmed = _not_confirmed(s, doses, regimen_def)
+    s = dataclasses.replace(s, uses_not_confirmed=bool(not_confirmed))
+    regimen = p.Regimen(
+        rule_id=rule.id,
+        regimen_id=rule.regimen,
+        title=regimen_def.title if regimen_def else "No regimen: specialist review",
+        rationale=rule.rationale,
+        induction=induction,
+        duration=regimen_def.induction.text if regimen_def else "",
+        duration_min_days=regimen_def.induction.min_days if regimen_def else None,
+        duration_max_days=regimen_def.induction.max_days if regimen_def else None,
+        step_down=step_down,
+        then=regimen_def.then if regimen_def else "",
+        cite=tuple(dict.fromkeys((*rule.cite, *(regimen_def.cite if regimen_def else ())))),
+    )
+    alerts = _alerts(s)
+    cited = {c for item in (regimen, *doses, *alerts) for c in item.cite}
+    return p.Plan(
+        case_id=case.case_id,
+        provenance=p.Provenance(__version__, k.version, k.content_hash, as_of),
+        patient=_patient_summary(s),
+        renal=s.renal,
+        regimen=regimen,
+        refused=_refusals(s),
+        maintenance=maintenance,
+        monitoring=_monitoring(s),
+        alerts=alerts,
+        not_confirmed=not_confirmed,
+        sources={cid: k.sources[cid].title for cid in sorted(cited)},
+    )
+
+
+def situation(facts: Facts, k: Knowledge) -> Situation:
+    """Everything the rules need to know about the patient, before a regimen is chosen."""
+    renal = renal_fn.assess(facts, k)
+    pediatric = renal_fn.is_pediatric(facts, k)
+    s = Situation(
+        facts=facts, renal=renal, knowledge=k, pediatric=pediatric,
+        resistant_to=resistant_drugs(facts.case.resistance_mutations, k),
+        cytopenias=_cytopenias(facts, k), foscarnet_renal_refusal=False, cidofovir_problems=(),
+    )  # fmt: skip
+    column = column_for(s, "foscarnet", "induction")
+    return dataclasses.replace(
+        s,
+        foscarnet_renal_refusal=per_kg_renal_refusal(k, renal, column),
+        cidofovir_problems=_cidofovir_problems(s),
+    )
+
+
+def choose_rule(s: Situation) -> RegimenRule:
+    """The first regimen rule that holds (the knowledge's rules cover every case)."""
+    for rule in s.knowledge.rules:
+        if holds(s, rule.when, rule.unless):
+            return rule
+    raise ValueError("no regimen rule matched")  # unreachable: CNS and non-CNS both covered
+
+
+def _cytopenias(f: Facts, k: Knowledge) -> tuple[str, ...]:
+    checks = (
+        ("ANC", f.anc, "ganciclovir_min_anc", "cells/µL"),
+        ("platelets", f.platelets, "ganciclovir_min_platelets", "cells/µL"),
+        ("hemoglobin", f.hemoglobin, "ganciclovir_min_hemoglobin", "g/dL"),
+    )
+    out = []
+    for name, reading, param, unit in checks:
+        limit = k.number(param)
+        if reading is not None and reading.value < limit:
+            out.append(f"{name} {reading.value:g} {unit} < {limit:g}")
+    return tuple(out)
+
+
+def _cidofovir_problems(s: Situation) -> tuple[str, ...]:
+    f, k, r = s.facts, s.knowledge, s.renal
+    problems = []
+    if f.case.intolerance.cidofovir:
+        problems.append("cidofovir intolerance")
+    if f.case.intolerance.probenecid_or_sulfa_allergy:
+        problems.append("probenecid/sulfa hypersensitivity (probenecid is mandatory)")
+    if "cidofovir" in s.resistant_to:
+        problems.append("resistance")
+    if r.dialysis != "none":
+        problems.append("dialysis (CrCl ≤ 55 mL/min)")
+    crcl_limit = min(b.lower for b in k.schedules["cidofovir.induction"].band if b.recommended)
+    if r.creatinine_clearance_ml_min is None:
+        problems.append("CrCl unknown: measure serum creatinine")
+    elif r.creatinine_clearance_ml_min <= crcl_limit:
+        problems.append(f"CrCl {r.creatinine_clearance_ml_min:.0f} ≤ {crcl_limit:g} mL/min")
+    scr_limit = k.number("cidofovir_max_serum_creatinine")
+    if r.serum_creatinine_mg_dl is not None and r.serum_creatinine_mg_dl > scr_limit:
+        problems.append(f"SCr {r.serum_creatinine_mg_dl:g} > {scr_limit:g} mg/dL")
+    problems.extend(_urine_protein_problems(f, k))
+    return tuple(problems)
+
+
+def _urine_protein_problems(f: Facts, k: Knowledge) -> list[str]:
+    limit = k.number("cidofovir_max_urine_protein")
+    if not f.urine_protein_fresh:
+        return ["urine protein within 48 h: measure it"]
+    if f.urine_protein_mg_dl is not None and f.urine_protein_mg_dl >= limit:
+        return [f"urine protein {f.urine_protein_mg_dl:g} ≥ {limit:g} mg/dL"]
+    if f.urine_dipstick in ("2+", "3+", "4+"):
+        return [f"urine protein {f.urine_dipstick} (≥ 2+)"]
+    return []
+
+
+def _step_down(s: Situation, d: object) -> p.StepDown:
+    from cmvrx.knowledge.schema import StepDown
+
+    assert isinstance(d, StepDown)
+    k = s.knowledge
+    refusal = next((r for r in k.refusals if r.drug == d.drug and r.when and holds(s, r.when, r.unless)), None)
+    eligible = refusal is None and holds(s, d.requires)
+    why = refusal.reason if refusal else ("" if eligible else _unmet(s, d.requires))
+    dose = dose_for(s, d.drug, d.phase) if eligible else None
+    return p.StepDown(
+        drug=d.drug,
+        after_improvement_days=f"{d.after_improvement_days_min}–{d.after_improvement_days_max}",
+        eligible=eligible and dose is not None and dose.status == "dose",
+        why_not=why or (dose.reason if dose and dose.status != "dose" else ""),
+        dose=dose,
+        rule_id=f"{s.knowledge.rules[0].id.split('-')[0]}-STEP-DOWN-{d.drug.upper()}",
+        cite=d.cite,
+    )
+
+
+def _unmet(s: Situation, names: tuple[str, ...]) -> str:
+    from cmvrx.engine.predicates import PREDICATES
+
+    return "not met: " + ", ".join(n.replace("_", " ") for n in names if not PREDICATES[n](s))
+
+
+def _maintenance(s: Situation) -> p.Maintenance:
+    k = s.knowledge
+    options = tuple(
+        dose_for(s, o.drug, "maintenance")
+        for o in k.maintenance.option
+        if not holds(s, (), o.unless)
+    )
+
+    def crit(kind: str) -> tuple[p.Criterion, ...]:
+        return tuple(
+            p.Criterion(c.id, render(c.text, alert_context(s)), c.grade.value, c.cite)
+            for c in k.criteria(kind)
+        )
+
+    return p.Maintenance(options, crit("end_of_induction"), crit("stop"), crit("restart"), crit("lifelong"))
+
+
+def _refusals(s: Situation) -> tuple[p.Refused, ...]:
+    return tuple(
+        p.Refused(r.drug, r.id, r.reason, r.instead, r.cite)
+        for r in s.knowledge.refusals
+        if holds(s, r.when, r.unless)
+    )
+
+
+def _monitoring(s: Situation) -> tuple[p.MonitoringItem, ...]:
+    return tuple(
+        p.MonitoringItem(m.id, m.test, m.phase, m.frequency, m.every_days, m.cite, m.grade.value)
+        for m in s.knowledge.monitoring
+        if holds(s, m.when)
+    )
+
+
+def _alerts(s: Situation) -> tuple[p.Alert, ...]:
+    context = alert_context(s)
+    order = {"critical": 0, "warning": 1, "info": 2}
+    found = [
+        p.Alert(a.id, a.severity, render(a.message, context), a.cite)
+        for a in s.knowledge.alerts
+        if holds(s, a.when, a.unless)
+    ]
+    return tuple(sorted(found, key=lambda a: order[a.severity]))
+
+
+def _not_confirmed(s: Situation, doses: tuple[p.DrugDose, ...], regimen: object) -> tuple[p.NotConfirmed, ...]:
+    k = s.knowledge
+    used: dict[str, p.NotConfirmed] = {}
+    for name in _parameters_in_use(s):
+        param = k.param(name)
+        if param.grade is Grade.NOT_CONFIRMED:
+            used[name] = p.NotConfirmed(name, f"{param.value} {param.unit}", param.description)
+    for dose in doses:
+        for item in dose.not_confirmed:
+            drug = k.drugs.get(item.split(".")[0])
+            if drug is not None and drug.rounding is not None and item.endswith(".rounding"):
+                used[item] = p.NotConfirmed(item, f"{drug.rounding.step_mg:g} mg", drug.rounding.note)
+    from cmvrx.knowledge.schema import Regimen
+
+    if isinstance(regimen, Regimen):
+        for part, grade, text in (
+            (f"{regimen.id}.induction", regimen.induction.grade, regimen.induction.text),
+            *(((f"{regimen.id}.step_down", regimen.step_down.grade,
+                f"step down after {regimen.step_down.after_improvement_days_min}–"
+                f"{regimen.step_down.after_improvement_days_max} days of improvement"),)
+              if regimen.step_down else ()),
+        ):  # fmt: skip
+            if grade is Grade.NOT_CONFIRMED:
+                used[part] = p.NotConfirmed(part, text, "duration from the seed guideline")
+    return tuple(used.values())
+
+
+def _parameters_in_use(s: Situation) -> tuple[str, ...]:
+    """The NOT CONFIRMED-capable parameters that shaped this plan."""
+    names = ["creatinine_max_age_hours", "blood_count_max_age_hours"]
+    if s.renal.ideal_weight_kg is not None:
+        names.append("obesity_ratio_to_ideal_weight")
+    if s.renal.weight_basis == "adjusted":
+        names.append("adjusted_body_weight_factor")
+    if s.pediatric or s.facts.age_years < 21:
+        names.extend(("pediatric_age_limit", "pediatric_full_dose_min_egfr"))
+    if s.renal.dialysis == "intermittent_hemodialysis" and s.facts.measured_clearance is not None:
+        names.append("hemodialysis_contradiction_crcl")
+    if "foscarnet" in s.regimen_drugs:
+        names.extend(("foscarnet_low_potassium", "foscarnet_low_magnesium",
+                      "foscarnet_low_ionized_calcium", "foscarnet_low_phosphate"))  # fmt: skip
+    hiv = s.facts.case.hiv
+    if hiv is not None and hiv.status == "positive":
+        names.append("hiv_maintenance_stop_cd4_upper")
+    return tuple(names)
+
+
+def _patient_summary(s: Situation) -> dict[str, object]:
+    f = s.facts
+    return {
+        "age_years": round(f.age_years, 2),
+        "sex": f.sex,
+        "weight_kg": round(f.weight_kg, 2),
+        "height_cm": round(f.height_cm, 1) if f.height_cm is not None else None,
+        "pediatric": s.pediatric,
+        "sites": sorted(s.sites),
+        "resistant_to": sorted(s.resistant_to),
+        "cytopenias": list(s.cytopenias),
+        "cidofovir_problems": list(s.cidofovir_problems),
+    }

@@ -1,0 +1,194 @@
+"""The closed set of named predicates the knowledge's rules may use.
+
+Rules in the knowledge files (regimen choice, refusals, alerts, monitoring,
+maintenance) name predicates from ``PREDICATES``; there is no expression language.
+Each predicate reads a ``Situation``: the patient's facts, renal function, known
+resistance and, once chosen, the regimen. The loader refuses any other name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cmvrx.engine.intake import Facts
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.model.plan import RenalFunction
+
+CNS_SITES = frozenset({"encephalitis", "ventriculitis", "myelitis", "polyradiculopathy"})
+GI_SITES = frozenset({"colitis", "esophagitis", "gastrointestinal_other"})
+GANCICLOVIR_CLASS = frozenset({"ganciclovir", "valganciclovir"})
+CALCINEURIN_OR_MTOR = frozenset(
+    {"tacrolimus", "cyclosporine", "ciclosporin", "sirolimus", "everolimus"}
+)
+IMMUNOSUPPRESSANTS = CALCINEURIN_OR_MTOR | frozenset(
+    {"mycophenolate", "azathioprine", "prednisone", "prednisolone", "methylprednisolone",
+     "belatacept", "basiliximab", "antithymocyte globulin", "alemtuzumab", "ruxolitinib"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What the rules can see about one patient at one moment."""
+
+    facts: Facts
+    renal: RenalFunction
+    knowledge: Knowledge
+    pediatric: bool
+    resistant_to: frozenset[str]
+    cytopenias: tuple[str, ...]
+    foscarnet_renal_refusal: bool
+    cidofovir_problems: tuple[str, ...]
+    regimen_drugs: frozenset[str] = frozenset()
+    step_down_offered: bool = False
+    regimen_chosen: bool = True
+    uses_not_confirmed: bool = False
+
+    @property
+    def sites(self) -> frozenset[str]:
+        return frozenset(s.value for s in self.facts.case.disease.sites)
+
+
+def _cns(s: Situation) -> bool:
+    return bool(s.sites & CNS_SITES)
+
+
+def ganciclovir_unusable(s: Situation) -> bool:
+    return (
+        s.facts.case.intolerance.ganciclovir
+        or "ganciclovir" in s.resistant_to
+        or bool(s.cytopenias)
+    )
+
+
+def foscarnet_unusable(s: Situation) -> bool:
+    return (
+        s.facts.case.intolerance.foscarnet
+        or "foscarnet" in s.resistant_to
+        or s.foscarnet_renal_refusal
+    )
+
+
+def _blood_counts_unknown(s: Situation) -> bool:
+    f = s.facts
+    return any(r is None or not r.fresh for r in (f.anc, f.platelets, f.hemoglobin))
+
+
+def _anc_below_frequent(s: Situation) -> bool:
+    anc = s.facts.anc
+    return anc is not None and anc.fresh and anc.value < s.knowledge.number("frequent_cbc_anc")
+
+
+def _oral(s: Situation) -> bool | None:
+    oral = s.facts.case.oral
+    return None if oral is None else (oral.can_take_oral and oral.can_absorb_oral)
+
+
+def _hiv(s: Situation) -> bool:
+    hiv = s.facts.case.hiv
+    return hiv is not None and hiv.status == "positive"
+
+
+def _transplant(s: Situation) -> bool:
+    return s.facts.case.transplant is not None
+
+
+def _refractory_post_transplant(s: Situation) -> bool:
+    f, k = s.facts, s.knowledge
+    return (
+        bool(f.case.disease.refractory)
+        and _transplant(s)
+        and f.age_years >= k.number("maribavir_min_age")
+        and f.weight_kg >= k.number("maribavir_min_weight")
+        and "maribavir" not in s.resistant_to
+    )
+
+
+def low_electrolytes(s: Situation) -> tuple[str, ...]:
+    f, k = s.facts, s.knowledge
+    checks = (
+        ("potassium", f.potassium, "foscarnet_low_potassium"),
+        ("magnesium", f.magnesium, "foscarnet_low_magnesium"),
+        ("ionized calcium", f.ionized_calcium, "foscarnet_low_ionized_calcium"),
+        ("phosphate", f.phosphate, "foscarnet_low_phosphate"),
+    )
+    return tuple(name for name, r, p in checks if r is not None and r.value < k.number(p))
+
+
+def missing_electrolytes(s: Situation) -> tuple[str, ...]:
+    f = s.facts
+    pairs = (
+        ("potassium", f.potassium),
+        ("magnesium", f.magnesium),
+        ("ionized calcium", f.ionized_calcium),
+        ("phosphate", f.phosphate),
+    )
+    return tuple(name for name, r in pairs if r is None)
+
+
+def _renal_impairment(s: Situation) -> bool:
+    crcl = s.renal.creatinine_clearance_ml_min
+    full_dose = s.knowledge.schedules["ganciclovir.induction"].band
+    threshold = max(b.lower for b in full_dose if b.recommended)  # label full-dose edge
+    return s.renal.dialysis != "none" or (crcl is not None and crcl < threshold)
+
+
+Predicate = Callable[[Situation], bool]
+
+PREDICATES: Mapping[str, Predicate] = {
+    "any_disease": lambda s: True,
+    "cns_disease": _cns,
+    "non_cns_disease": lambda s: not _cns(s),
+    "retinitis": lambda s: "retinitis" in s.sites,
+    "not_retinitis": lambda s: "retinitis" not in s.sites,
+    "sight_threatening_retinitis": lambda s: "retinitis" in s.sites
+    and bool(s.facts.case.disease.retinitis_sight_threatening),
+    "gi_disease": lambda s: bool(s.sites & GI_SITES),
+    "pediatric": lambda s: s.pediatric,
+    "adult": lambda s: not s.pediatric,
+    "female": lambda s: s.facts.sex == "female",
+    "pregnant": lambda s: s.facts.case.patient.pregnant is True,
+    "pregnancy_status_unknown": lambda s: s.facts.sex == "female"
+    and s.facts.case.patient.pregnant is None,
+    "hiv_positive": _hiv,
+    "hiv_not_on_art": lambda s: _hiv(s) and s.facts.case.hiv is not None
+    and s.facts.case.hiv.on_art is False,
+    "transplant": _transplant,
+    "immunosuppressed": lambda s: _transplant(s) or bool(s.facts.medications & IMMUNOSUPPRESSANTS),
+    "on_calcineurin_or_mtor_inhibitor": lambda s: bool(s.facts.medications & CALCINEURIN_OR_MTOR),
+    "on_hemodialysis": lambda s: s.renal.dialysis == "intermittent_hemodialysis",
+    "no_label_renal_dose": lambda s: s.renal.dialysis in ("crrt", "peritoneal"),
+    "renal_impairment": _renal_impairment,
+    "obese": lambda s: s.renal.obese,
+    "letermovir_exposure": lambda s: "letermovir" in s.facts.medications,
+    "ganciclovir_unusable": ganciclovir_unusable,
+    "foscarnet_unusable": foscarnet_unusable,
+    "cidofovir_eligible": lambda s: not s.cidofovir_problems,
+    "cidofovir_ineligible": lambda s: bool(s.cidofovir_problems),
+    "cytopenia_blocks_ganciclovir": lambda s: bool(s.cytopenias),
+    "blood_counts_unknown": _blood_counts_unknown,
+    "anc_below_frequent_cbc_threshold": _anc_below_frequent,
+    "can_absorb_oral": lambda s: _oral(s) is True,
+    "cannot_absorb_oral": lambda s: _oral(s) is False,
+    "oral_status_unknown": lambda s: _oral(s) is None,
+    "refractory": lambda s: bool(s.facts.case.disease.refractory),
+    "refractory_post_transplant": _refractory_post_transplant,
+    "known_resistance": lambda s: bool(s.facts.case.resistance_mutations),
+    "ganciclovir_in_plan": lambda s: "ganciclovir" in s.regimen_drugs,
+    "foscarnet_in_plan": lambda s: "foscarnet" in s.regimen_drugs,
+    "cidofovir_in_plan": lambda s: "cidofovir" in s.regimen_drugs,
+    "ganciclovir_class_in_plan": lambda s: bool(s.regimen_drugs & GANCICLOVIR_CLASS)
+    or s.step_down_offered,
+    "step_down_regimen": lambda s: s.step_down_offered,
+    "single_agent_cns_regimen": lambda s: _cns(s) and s.regimen_chosen
+    and len(s.regimen_drugs) == 1,
+    "no_regimen": lambda s: not s.regimen_chosen,
+    "baseline_electrolytes_missing": lambda s: bool(missing_electrolytes(s)),
+    "low_electrolyte": lambda s: bool(low_electrolytes(s)),
+    "uses_not_confirmed": lambda s: s.uses_not_confirmed,
+}
+
+
+def holds(s: Situation, when: tuple[str, ...], unless: tuple[str, ...] = ()) -> bool:
+    """True when every ``when`` predicate holds and no ``unless`` predicate does."""
+    return all(PREDICATES[n](s) for n in when) and not any(PREDICATES[n](s) for n in unless)

@@ -1,0 +1,178 @@
+"""Renal function and body size, exactly as the labels define them.
+
+- Cockcroft–Gault (mL/min): (140 − age) × weight / (72 × SCr), × 0.85 for women
+  (valganciclovir Table 2 footnote; ganciclovir and cidofovir labels; ref. §7.1).
+- Foscarnet per-kg estimate (mL/min/kg): (140 − age) / (72 × SCr), × 0.85 for women;
+  weight cancels (foscarnet label; ref. §3.2). A measured CrCl is divided by weight.
+- Bedside Schwartz eGFR (mL/min/1.73 m²) = 0.413 × height / SCr (ref. §7.3).
+- Label Schwartz (old k by age/sex, capped at 150) and Mosteller BSA for the pediatric
+  label formulas (ref. §2.4).
+- Devine ideal and adjusted body weight, for the weight-basis choice and the obesity
+  flag (ref. §7.2, NOT CONFIRMED as a CMV rule).
+
+The constants come from ``parameters.toml``; these functions only do the arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+
+from cmvrx.engine.intake import Facts
+from cmvrx.errors import InsufficientDataError, KnowledgeError
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.model.plan import RenalFunction
+from cmvrx.units import CM_PER_INCH
+
+
+def cockcroft_gault(
+    k: Knowledge, *, age_years: float, weight_kg: float, creatinine_mg_dl: float, sex: str
+) -> float:
+    """Creatinine clearance in mL/min (label Cockcroft–Gault)."""
+    return weight_kg * foscarnet_clearance_per_kg(
+        k, age_years=age_years, creatinine_mg_dl=creatinine_mg_dl, sex=sex
+    )
+
+
+def foscarnet_clearance_per_kg(
+    k: Knowledge, *, age_years: float, creatinine_mg_dl: float, sex: str
+) -> float:
+    """Creatinine clearance in mL/min/kg (foscarnet label's modified Cockcroft–Gault)."""
+    value = (k.number("cockcroft_gault_age_constant") - age_years) / (
+        k.number("cockcroft_gault_denominator") * creatinine_mg_dl
+    )
+    if sex == "female":
+        value *= k.number("cockcroft_gault_female_factor")
+    return max(value, 0.0)
+
+
+def bedside_schwartz(k: Knowledge, *, height_cm: float, creatinine_mg_dl: float) -> float:
+    """eGFR in mL/min/1.73 m² (CKiD bedside Schwartz)."""
+    return k.number("bedside_schwartz_k") * height_cm / creatinine_mg_dl
+
+
+def label_schwartz_k(k: Knowledge, *, age_years: float, sex: str, low_birth_weight: bool | None) -> float:
+    """The label's old Schwartz k for this child (ref. §2.4)."""
+    for row in k.schwartz_k:
+        if not row.min_age <= age_years < row.max_age:
+            continue
+        if row.sex not in ("any", sex):
+            continue
+        if row.low_birth_weight is not None:
+            if low_birth_weight is None:
+                raise InsufficientDataError(
+                    "the label's k for infants depends on it",
+                    field="patient.low_birth_weight_for_gestational_age",
+                    measure="whether the infant was low birth weight for gestational age",
+                )
+            if row.low_birth_weight != low_birth_weight:
+                continue
+        return row.k
+    raise KnowledgeError(f"parameters.toml: no label Schwartz k for age {age_years:g}, {sex}")
+
+
+def label_schwartz(
+    k: Knowledge, *, height_cm: float, creatinine_mg_dl: float, schwartz_k: float
+) -> float:
+    """Label pediatric CrCl (mL/min/1.73 m²) = k × height / SCr, capped (ref. §2.4)."""
+    return min(schwartz_k * height_cm / creatinine_mg_dl, k.number("label_schwartz_cap"))
+
+
+def mosteller_bsa(k: Knowledge, *, height_cm: float, weight_kg: float) -> float:
+    """Body surface area in m² (Mosteller)."""
+    return math.sqrt(height_cm * weight_kg / k.number("mosteller_divisor"))
+
+
+def ideal_body_weight(k: Knowledge, *, height_cm: float, sex: str) -> float:
+    """Devine ideal body weight in kg."""
+    base = k.number(f"ideal_body_weight_{sex}_base")
+    inches_over = height_cm / CM_PER_INCH - k.number("ideal_body_weight_base_height")
+    return base + k.number("ideal_body_weight_kg_per_inch") * inches_over
+
+
+def dosing_weight(facts: Facts, k: Knowledge) -> tuple[float, float | None, bool]:
+    """(weight used, ideal weight or None, obese?) for the case's weight basis."""
+    basis = facts.case.weight_basis
+    if facts.height_cm is None:
+        if basis != "actual":
+            raise InsufficientDataError(
+                f"{basis} body weight needs height", field="patient.height", measure="height"
+            )
+        return facts.weight_kg, None, False
+    ibw = ideal_body_weight(k, height_cm=facts.height_cm, sex=facts.sex)
+    obese = facts.weight_kg > k.number("obesity_ratio_to_ideal_weight") * ibw
+    if basis == "ideal":
+        return min(ibw, facts.weight_kg), ibw, obese
+    if basis == "adjusted" and facts.weight_kg > ibw:
+        adjusted = ibw + k.number("adjusted_body_weight_factor") * (facts.weight_kg - ibw)
+        return adjusted, ibw, obese
+    return facts.weight_kg, ibw, obese
+
+
+def is_pediatric(facts: Facts, k: Knowledge) -> bool:
+    return facts.age_years < k.number("pediatric_age_limit")
+
+
+def assess(facts: Facts, k: Knowledge) -> RenalFunction:
+    """Renal function for every label measure this patient may need."""
+    weight, ibw, obese = dosing_weight(facts, k)
+    dialysis = facts.case.renal.dialysis.value
+    scr = facts.creatinine
+    fresh_scr = scr.value if scr is not None and scr.fresh else None
+    measured = facts.measured_clearance
+    crcl, method, per_kg, per_kg_method = None, "", None, ""
+    if measured is not None and measured.fresh:
+        crcl, method = measured.value, "measured (timed urine)"
+        per_kg, per_kg_method = measured.value / weight, f"measured CrCl ÷ {weight:.1f} kg"
+    elif fresh_scr is not None and not is_pediatric(facts, k):
+        crcl = cockcroft_gault(
+            k, age_years=facts.age_years, weight_kg=weight, creatinine_mg_dl=fresh_scr, sex=facts.sex
+        )
+        method = f"Cockcroft–Gault, {facts.case.weight_basis} weight {weight:.1f} kg"
+        per_kg = foscarnet_clearance_per_kg(
+            k, age_years=facts.age_years, creatinine_mg_dl=fresh_scr, sex=facts.sex
+        )
+        per_kg_method = "foscarnet label modified Cockcroft–Gault (weight cancels)"
+    egfr = bsa = None
+    if is_pediatric(facts, k) and facts.height_cm is not None:
+        bsa = mosteller_bsa(k, height_cm=facts.height_cm, weight_kg=facts.weight_kg)
+        if fresh_scr is not None:
+            egfr = bedside_schwartz(k, height_cm=facts.height_cm, creatinine_mg_dl=fresh_scr)
+    return RenalFunction(
+        dialysis=dialysis,
+        serum_creatinine_mg_dl=scr.value if scr else None,
+        creatinine_measured_at=scr.measured_at if scr else None,
+        creatinine_age_hours=scr.age_hours if scr else None,
+        creatinine_clearance_ml_min=crcl,
+        clearance_method=method,
+        clearance_per_kg_ml_min_kg=per_kg,
+        per_kg_method=per_kg_method,
+        weight_basis=facts.case.weight_basis,
+        weight_kg=weight,
+        actual_weight_kg=facts.weight_kg,
+        ideal_weight_kg=ibw,
+        obese=obese,
+        egfr_bedside_schwartz=egfr,
+        bsa_m2=bsa,
+        insufficient=_insufficient(facts, k),
+    )
+
+
+def _insufficient(facts: Facts, k: Knowledge) -> str | None:
+    """What must be measured before any renal dose, or None if renal data suffice."""
+    if facts.case.renal.dialysis.value != "none":
+        return None
+    measured = facts.measured_clearance
+    if measured is not None and measured.fresh:
+        return None
+    scr = facts.creatinine
+    limit = k.number("creatinine_max_age_hours")
+    if scr is None:
+        return "serum creatinine (none recorded)"
+    if not scr.fresh:
+        return (
+            f"serum creatinine (last value is {scr.age_hours:.0f} h old; "
+            f"limit {limit:g} h, NOT CONFIRMED, configurable)"
+        )
+    if is_pediatric(facts, k) and facts.height_cm is None:
+        return "height (children's renal function uses bedside Schwartz)"
+    return None

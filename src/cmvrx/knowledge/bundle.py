@@ -1,0 +1,79 @@
+"""The loaded, validated knowledge: one immutable object the engine reads from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cmvrx.errors import KnowledgeError
+from cmvrx.knowledge.schema import (
+    Alert,
+    Criterion,
+    Drug,
+    MaintenanceFile,
+    Monitoring,
+    MutationRule,
+    Parameter,
+    Plausible,
+    Refusal,
+    Regimen,
+    RegimenRule,
+    Schedule,
+    SchwartzK,
+    Source,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """Everything cmvrx knows, stamped with its version and content hash."""
+
+    version: str
+    content_hash: str
+    sources: Mapping[str, Source]
+    parameters: Mapping[str, Parameter]
+    schwartz_k: tuple[SchwartzK, ...]
+    plausible: Mapping[str, Plausible]
+    drugs: Mapping[str, Drug]
+    regimens: Mapping[str, Regimen]
+    rules: tuple[RegimenRule, ...]
+    refusals: tuple[Refusal, ...]
+    alerts: tuple[Alert, ...]
+    monitoring: tuple[Monitoring, ...]
+    resistance: tuple[MutationRule, ...]
+    maintenance: MaintenanceFile
+    overridden: tuple[str, ...] = ()
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
+
+    def param(self, name: str) -> Parameter:
+        try:
+            return self.parameters[name]
+        except KeyError:
+            raise KnowledgeError(f"parameters.toml: no parameter {name!r}") from None
+
+    def number(self, name: str) -> float:
+        value = self.param(name).value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise KnowledgeError(f"parameters.toml: parameter {name!r} is not a number")
+        return float(value)
+
+    def drug(self, drug_id: str) -> Drug:
+        try:
+            return self.drugs[drug_id]
+        except KeyError:
+            raise KnowledgeError(f"no drug {drug_id!r} in the knowledge") from None
+
+    def schedule_for(self, drug_id: str, phase: str, column: str) -> Schedule:
+        """The schedule of ``drug_id`` for ``phase``: ``column`` if it has one, else 'standard'."""
+        candidates = [s for s in self.drug(drug_id).schedule if s.phase == phase]
+        for wanted in (column, "standard"):
+            for schedule in candidates:
+                if schedule.column == wanted:
+                    return schedule
+        if len(candidates) >= 1 and column == "standard":
+            return candidates[0]
+        raise KnowledgeError(f"{drug_id}: no {phase} schedule (column {column!r})")
+
+    def criteria(self, kind: str) -> tuple[Criterion, ...]:
+        section: tuple[Criterion, ...] = getattr(self.maintenance, kind)
+        return section

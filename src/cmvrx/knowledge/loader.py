@@ -1,0 +1,257 @@
+"""Load the knowledge data files, validate them strictly, and stamp version + hash.
+
+Fails loudly (``KnowledgeError`` naming the file and key) on: an unknown key, a wrong
+type, a band table with a gap or an overlap or not covering 0..∞, a recommended row
+above the schedule's label maximum, a clinical row without a citation, a dangling
+citation, a duplicate id, an unknown predicate, regimen or drug reference, and an
+override of a value that is not graded NOT CONFIRMED.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tomllib
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from cmvrx.errors import KnowledgeError
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.knowledge.schema import (
+    AlertsFile,
+    CitationsFile,
+    Drug,
+    Grade,
+    MaintenanceFile,
+    MonitoringFile,
+    Parameter,
+    ParametersFile,
+    RegimensFile,
+    ResistanceFile,
+    Schedule,
+)
+
+DRUG_FILES = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
+OTHER_FILES = (
+    "manifest", "citations", "parameters", "regimens", "alerts", "monitoring", "resistance",
+    "maintenance",
+)  # fmt: skip
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _read_all(data_dir: Path | None) -> dict[str, bytes]:
+    root: Traversable = data_dir if data_dir is not None else resources.files("cmvrx.knowledge") / "data"
+    names = (*OTHER_FILES, *DRUG_FILES)
+    try:
+        return {name: (root / f"{name}.toml").read_bytes() for name in names}
+    except OSError as exc:
+        raise KnowledgeError(f"cannot read the knowledge files in {root}: {exc}") from exc
+
+
+def _parse(name: str, raw: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise KnowledgeError(f"{name}.toml: not valid TOML: {exc}") from exc
+
+
+def _validate(name: str, model: type[M], data: Mapping[str, Any]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise KnowledgeError(f"{name}.toml: {where}: {first['msg']}") from exc
+
+
+def load(overrides: Mapping[str, float] | None = None, *, data_dir: Path | None = None) -> Knowledge:
+    """Load and validate the knowledge (bundled, or from ``data_dir`` for authoring and
+    tests), applying NOT CONFIRMED ``overrides``."""
+    raw = _read_all(data_dir)
+    data = {name: _parse(name, content) for name, content in raw.items()}
+    manifest = data["manifest"]
+    version = manifest.get("version")
+    if not isinstance(version, str):
+        raise KnowledgeError("manifest.toml: version: missing or not a string")
+    params = _validate("parameters", ParametersFile, data["parameters"])
+    parameters = _apply_overrides(params.parameter, overrides or {})
+    drugs = {n: _validate(n, Drug, data[n]) for n in DRUG_FILES}
+    for name, drug in drugs.items():
+        if drug.id != name:
+            raise KnowledgeError(f"{name}.toml: id: {drug.id!r} does not match the file name")
+    regimens = _validate("regimens", RegimensFile, data["regimens"])
+    knowledge = Knowledge(
+        version=version,
+        content_hash=_content_hash(raw, overrides or {}),
+        sources={s.id: s for s in _validate("citations", CitationsFile, data["citations"]).source},
+        parameters=parameters,
+        schwartz_k=params.schwartz_k,
+        plausible={p.field: p for p in params.plausible},
+        drugs=drugs,
+        regimens={r.id: r for r in regimens.regimen},
+        rules=regimens.rule,
+        refusals=regimens.refusal,
+        alerts=_validate("alerts", AlertsFile, data["alerts"]).alert,
+        monitoring=_validate("monitoring", MonitoringFile, data["monitoring"]).item,
+        resistance=_validate("resistance", ResistanceFile, data["resistance"]).rule,
+        maintenance=_validate("maintenance", MaintenanceFile, data["maintenance"]),
+        overridden=tuple(sorted(overrides or {})),
+        schedules={s.id: s for d in drugs.values() for s in d.schedule},
+    )
+    _check(knowledge)
+    return knowledge
+
+
+def _apply_overrides(
+    parameters: Mapping[str, Parameter], overrides: Mapping[str, float]
+) -> dict[str, Parameter]:
+    result = dict(parameters)
+    for name, value in overrides.items():
+        current = result.get(name)
+        if current is None:
+            raise KnowledgeError(f"override {name!r}: no such parameter in parameters.toml")
+        if current.grade is not Grade.NOT_CONFIRMED:
+            raise KnowledgeError(
+                f"override {name!r}: only NOT CONFIRMED values are configurable "
+                f"(this one is grade {current.grade.value})"
+            )
+        result[name] = current.model_copy(update={"value": value})
+    return result
+
+
+def _content_hash(raw: Mapping[str, bytes], overrides: Mapping[str, float]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(raw):
+        digest.update(name.encode() + b"\0" + raw[name] + b"\0")
+    for name in sorted(overrides):
+        digest.update(f"override {name}={overrides[name]!r}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def _check(k: Knowledge) -> None:
+    for schedule in k.schedules.values():
+        _check_bands(schedule)
+        _check_maximum(schedule)
+    _check_unique_ids(k)
+    _check_citations(k)
+    _check_references(k)
+
+
+def _check_bands(s: Schedule) -> None:
+    if s.measure == "none":
+        return
+    bands = sorted(s.band, key=lambda b: b.lower)
+    first, last = bands[0], bands[-1]
+    if first.lower != 0 or not first.lower_inclusive:
+        raise KnowledgeError(f"{s.id}: the lowest band must start at 0 inclusive")
+    if not math.isinf(last.upper):
+        raise KnowledgeError(f"{s.id}: the highest band must run to infinity")
+    for below, above in zip(bands, bands[1:], strict=False):
+        if below.upper < above.lower:
+            raise KnowledgeError(f"{s.id}: gap between {below.upper:g} and {above.lower:g}")
+        if below.upper > above.lower:
+            raise KnowledgeError(f"{s.id}: bands overlap at {above.lower:g}")
+        if below.upper_inclusive == above.lower_inclusive:
+            kind = "overlap" if below.upper_inclusive else "gap"
+            raise KnowledgeError(f"{s.id}: bands {kind} at exactly {above.lower:g}")
+
+
+def _check_maximum(s: Schedule) -> None:
+    rows = [*s.band, *(r for r in (s.hemodialysis, s.fixed) if r is not None), *s.modifier]
+    for row in rows:
+        if row.recommended and row.dose is not None and row.interval is not None:
+            per_day = row.dose * row.interval.administrations_per_week / 7
+            if per_day > s.max_per_day * (1 + 1e-9) and row not in s.modifier:
+                raise KnowledgeError(
+                    f"{s.id}: a row gives {per_day:g}/day, above the label maximum "
+                    f"{s.max_per_day:g}/day"
+                )
+
+
+def _check_unique_ids(k: Knowledge) -> None:
+    ids: list[str] = [
+        *k.schedules,
+        *(r.id for r in k.rules),
+        *(r.id for r in k.refusals),
+        *(a.id for a in k.alerts),
+        *(m.id for m in k.monitoring),
+        *(r.id for r in k.resistance),
+    ]
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise KnowledgeError(f"duplicate id {item!r}")
+        seen.add(item)
+    if len(k.schedules) != sum(len(d.schedule) for d in k.drugs.values()):
+        raise KnowledgeError("duplicate schedule id")
+
+
+def _iter_cites(obj: object, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            value = getattr(obj, name)
+            if name == "cite":
+                for cid in value:
+                    yield path, cid
+            else:
+                yield from _iter_cites(value, f"{path}.{name}")
+    elif isinstance(obj, tuple | list):
+        for i, item in enumerate(obj):
+            yield from _iter_cites(item, f"{path}[{i}]")
+    elif isinstance(obj, dict):
+        for key, item in obj.items():
+            yield from _iter_cites(item, f"{path}.{key}")
+
+
+def _check_citations(k: Knowledge) -> None:
+    roots: dict[str, object] = {
+        "parameters": dict(k.parameters),
+        "parameters.schwartz_k": k.schwartz_k,
+        "regimens": (k.regimens, k.rules, k.refusals),
+        "alerts": k.alerts,
+        "monitoring": k.monitoring,
+        "resistance": k.resistance,
+        "maintenance": k.maintenance,
+        **{d.id: d for d in k.drugs.values()},
+    }
+    for root, obj in roots.items():
+        target = dict(obj) if isinstance(obj, Mapping) else obj
+        for where, cid in _iter_cites(target, root):
+            if cid not in k.sources:
+                raise KnowledgeError(f"{where}: citation {cid!r} is not in citations.toml")
+
+
+def _check_references(k: Knowledge) -> None:
+    from cmvrx.engine.predicates import PREDICATES  # the closed predicate vocabulary
+
+    def known(where: str, names: tuple[str, ...]) -> None:
+        for name in names:
+            if name not in PREDICATES:
+                raise KnowledgeError(f"{where}: unknown predicate {name!r}")
+
+    for rule in k.rules:
+        known(f"regimens.toml: rule {rule.id}", (*rule.when, *rule.unless))
+        if rule.regimen is not None and rule.regimen not in k.regimens:
+            raise KnowledgeError(f"regimens.toml: rule {rule.id}: no regimen {rule.regimen!r}")
+    for regimen in k.regimens.values():
+        for component in regimen.components:
+            k.schedule_for(component.drug, component.phase, "standard")
+        if regimen.step_down is not None:
+            known(f"regimens.toml: regimen {regimen.id}", regimen.step_down.requires)
+            k.schedule_for(regimen.step_down.drug, regimen.step_down.phase, "standard")
+    for refusal in k.refusals:
+        known(f"regimens.toml: refusal {refusal.id}", (*refusal.when, *refusal.unless))
+        k.drug(refusal.drug)
+    for alert in k.alerts:
+        known(f"alerts.toml: {alert.id}", (*alert.when, *alert.unless))
+    for item in k.monitoring:
+        known(f"monitoring.toml: {item.id}", item.when)
+    for option in k.maintenance.option:
+        known(f"maintenance.toml: option {option.drug}", option.unless)
+        k.drug(option.drug)

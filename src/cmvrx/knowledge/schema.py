@@ -1,0 +1,392 @@
+"""The strict schema of the knowledge data files.
+
+Every file under ``knowledge/data`` is validated against these models when loaded:
+unknown keys are refused, every clinical row names its citations, and the loader
+(``knowledge.loader``) then checks what a model alone cannot (band tables without
+gaps or overlaps, citations that resolve, unique ids). See docs/knowledge-authoring.md.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Cite = Annotated[tuple[str, ...], Field(min_length=1)]
+
+
+class Grade(StrEnum):
+    """Confidence grade from clinical-reference §0; NOT CONFIRMED values are configurable."""
+
+    A = "A"
+    A_B = "A/B"
+    B = "B"
+    B_C = "B/C"
+    C = "C"
+    NOT_CONFIRMED = "NOT CONFIRMED"
+
+    @property
+    def confirmed(self) -> bool:
+        return self is not Grade.NOT_CONFIRMED
+
+
+class Interval(StrEnum):
+    """Dosing intervals as the labels write them."""
+
+    q8h = "q8h"
+    q12h = "q12h"
+    q24h = "q24h"
+    q48h = "q48h"
+    twice_daily = "twice daily"
+    once_daily = "once daily"
+    every_2_days = "every 2 days"
+    twice_weekly = "twice weekly"
+    once_weekly = "once weekly"
+    every_2_weeks = "every 2 weeks"
+    three_times_weekly_after_hemodialysis = "3 times weekly, after hemodialysis"
+
+    @property
+    def administrations_per_week(self) -> float:
+        return _PER_WEEK[self]
+
+
+_PER_WEEK: dict[Interval, float] = {
+    Interval.q8h: 21.0,
+    Interval.q12h: 14.0,
+    Interval.q24h: 7.0,
+    Interval.q48h: 3.5,
+    Interval.twice_daily: 14.0,
+    Interval.once_daily: 7.0,
+    Interval.every_2_days: 3.5,
+    Interval.twice_weekly: 2.0,
+    Interval.once_weekly: 1.0,
+    Interval.every_2_weeks: 0.5,
+    Interval.three_times_weekly_after_hemodialysis: 3.0,
+}
+
+
+class Source(_Strict):
+    """One entry of the citation register (clinical-reference §13, seed references)."""
+
+    id: str
+    title: str
+    kind: Literal["seed", "label", "guideline", "compendium", "literature", "secondary", "reference"]
+    url: str | None = None
+    section: str | None = None
+
+
+class Parameter(_Strict):
+    """A single clinical number or threshold with its unit, source and grade."""
+
+    value: float | str | bool
+    unit: str
+    description: str
+    grade: Grade
+    cite: Cite
+    note: str | None = None
+
+
+class DoseRow(_Strict):
+    """A dose with its interval, or an explicit refusal with the reason."""
+
+    recommended: bool = True
+    dose: float | None = Field(None, gt=0)
+    interval: Interval | None = None
+    reason: str | None = None
+    note: str | None = None
+    cite: Cite
+
+    @model_validator(mode="after")
+    def _complete(self) -> DoseRow:
+        if self.recommended and (self.dose is None or self.interval is None):
+            raise ValueError("a recommended row needs both dose and interval")
+        if not self.recommended and not self.reason:
+            raise ValueError("a row that is not recommended needs a reason")
+        return self
+
+
+class Band(DoseRow):
+    """A renal band: ``lower``..``upper`` of the schedule's renal measure."""
+
+    lower: float = Field(ge=0)
+    lower_inclusive: bool
+    upper: float
+    upper_inclusive: bool
+
+    def contains(self, x: float) -> bool:
+        above = x >= self.lower if self.lower_inclusive else x > self.lower
+        below = x <= self.upper if self.upper_inclusive else x < self.upper
+        return above and below
+
+    def describe(self, unit: str) -> str:
+        lo = ("≥ " if self.lower_inclusive else "> ") + _num(self.lower)
+        if math.isinf(self.upper):
+            return f"{lo} {unit}"
+        hi = ("≤ " if self.upper_inclusive else "< ") + _num(self.upper)
+        if self.lower == 0 and self.lower_inclusive:
+            return f"{hi} {unit}"
+        return f"{lo} and {hi} {unit}"
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+class Modifier(DoseRow):
+    """A dose that replaces the schedule's dose when a co-medication is present."""
+
+    when_medication_any: Annotated[tuple[str, ...], Field(min_length=1)]
+
+
+class Schedule(_Strict):
+    """One dosing column of a label table: a drug, a phase, and its renal bands."""
+
+    id: str
+    phase: Literal["induction", "maintenance", "prophylaxis", "refractory_treatment"]
+    column: str = "standard"
+    title: str
+    measure: Literal["crcl_ml_min", "crcl_ml_min_per_kg", "egfr_bedside_schwartz", "none"]
+    max_per_day: float = Field(gt=0, description="Label maximum: mg/kg/day or mg/day.")
+    grade: Grade
+    cite: Cite
+    band: tuple[Band, ...] = ()
+    hemodialysis: DoseRow | None = None
+    fixed: DoseRow | None = None
+    modifier: tuple[Modifier, ...] = ()
+
+    @model_validator(mode="after")
+    def _shape(self) -> Schedule:
+        if self.measure == "none" and (self.fixed is None or self.band):
+            raise ValueError("a schedule without a renal measure needs 'fixed' and no bands")
+        if self.measure != "none" and (not self.band or self.fixed is not None):
+            raise ValueError("a renal schedule needs bands and no 'fixed' row")
+        return self
+
+
+class Administration(_Strict):
+    """Product and administration facts for one drug."""
+
+    route: Literal["IV", "oral", "IV or oral"]
+    cite: Cite
+    grade: Grade
+    infusion_minutes_min: float | None = None
+    infusion_minutes_default: float | None = None
+    max_rate_mg_per_kg_per_min: float | None = None
+    max_concentration_mg_per_ml: float | None = None
+    central_line_concentration_mg_per_ml: float | None = None
+    peripheral_line_concentration_mg_per_ml: float | None = None
+    vial_mg: float | None = None
+    reconstitution_ml: float | None = None
+    tablet_mg: float | None = None
+    oral_solution_mg_per_ml: float | None = None
+    instructions: tuple[str, ...] = ()
+
+
+class Rounding(_Strict):
+    """How a computed mg dose is rounded to a practical amount (stated in every dose)."""
+
+    step_mg: float = Field(gt=0)
+    grade: Grade
+    cite: Cite
+    note: str
+
+
+class HydrationRow(_Strict):
+    """Hydration volume for doses from ``min_mg_per_kg`` to ``max_mg_per_kg`` inclusive."""
+
+    min_mg_per_kg: float
+    max_mg_per_kg: float
+    volume_ml_min: float
+    volume_ml_max: float
+    fluid: str
+    cite: Cite
+
+
+class PediatricFormula(_Strict):
+    """Label pediatric formula: mg = multiplier × BSA × CrCl(label Schwartz, capped)."""
+
+    multiplier: float = Field(gt=0)
+    max_mg: float = Field(gt=0)
+    rounding_step_mg: float = Field(gt=0)
+    rounding_grade: Grade
+    tablet_window_mg: tuple[float, float]
+    note: str
+    cite: Cite
+
+
+class Drug(_Strict):
+    """A drug file: identity, administration, rounding, hydration, schedules."""
+
+    id: str
+    name: str
+    dose_unit: Literal["mg/kg", "mg"]
+    summary: str
+    cite: Cite
+    administration: Administration
+    rounding: Rounding | None = None
+    first_dose_hydration: HydrationRow | None = None
+    hydration: tuple[HydrationRow, ...] = ()
+    schedule: tuple[Schedule, ...]
+    warning: tuple[str, ...] = ()
+    pediatric_formula: PediatricFormula | None = None
+
+
+class RegimenComponent(_Strict):
+    drug: str
+    phase: Literal["induction", "maintenance", "refractory_treatment"]
+
+
+class Duration(_Strict):
+    min_days: int = Field(gt=0)
+    max_days: int | None = None
+    text: str
+    grade: Grade
+    cite: Cite
+
+
+class StepDown(_Strict):
+    drug: str
+    phase: Literal["induction"]
+    after_improvement_days_min: int
+    after_improvement_days_max: int
+    requires: tuple[str, ...]
+    grade: Grade
+    cite: Cite
+
+
+class Regimen(_Strict):
+    id: str
+    title: str
+    components: Annotated[tuple[RegimenComponent, ...], Field(min_length=1)]
+    induction: Duration
+    step_down: StepDown | None = None
+    then: str
+    cite: Cite
+
+
+class RegimenRule(_Strict):
+    """First rule whose ``when`` predicates all hold and no ``unless`` holds wins."""
+
+    id: str
+    when: tuple[str, ...]
+    unless: tuple[str, ...] = ()
+    regimen: str | None = Field(None, description="None: no regimen; specialist review.")
+    rationale: str
+    cite: Cite
+
+
+class Refusal(_Strict):
+    """A drug cmvrx never offers in a situation, with the reason and what to use instead."""
+
+    id: str
+    drug: str
+    when: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+    reason: str
+    instead: str
+    cite: Cite
+
+
+class Alert(_Strict):
+    id: str
+    severity: Literal["info", "warning", "critical"]
+    when: Annotated[tuple[str, ...], Field(min_length=1)]
+    unless: tuple[str, ...] = ()
+    message: str
+    cite: Cite
+
+
+class Monitoring(_Strict):
+    id: str
+    test: str
+    when: Annotated[tuple[str, ...], Field(min_length=1)]
+    phase: Literal["induction", "maintenance", "all", "before_each_dose"]
+    frequency: str
+    every_days: float | None = Field(None, gt=0, description="Longest allowed gap, in days.")
+    grade: Grade
+    cite: Cite
+
+
+class MutationRule(_Strict):
+    id: str
+    gene: str
+    mutations: tuple[str, ...] = Field(description="Codon changes, or ('*',) for any.")
+    resistant_to: tuple[str, ...]
+    implication: str
+    cite: Cite
+
+
+class Criterion(_Strict):
+    id: str
+    text: str
+    grade: Grade
+    cite: Cite
+
+
+class MaintenanceOption(_Strict):
+    drug: str
+    unless: tuple[str, ...] = ()
+    cite: Cite
+
+
+class SchwartzK(_Strict):
+    """A row of the label's old-k Schwartz table: age [min_age, max_age) in years."""
+
+    min_age: float
+    max_age: float
+    sex: Literal["any", "male", "female"]
+    low_birth_weight: bool | None = None
+    k: float = Field(gt=0)
+    cite: Cite
+
+
+class Plausible(_Strict):
+    """Input-validation bounds for one field, in the internal unit."""
+
+    field: str
+    min: float
+    max: float
+    unit: str
+
+
+class ParametersFile(_Strict):
+    parameter: dict[str, Parameter]
+    schwartz_k: tuple[SchwartzK, ...]
+    plausible: tuple[Plausible, ...]
+
+
+class CitationsFile(_Strict):
+    source: tuple[Source, ...]
+
+
+class RegimensFile(_Strict):
+    regimen: tuple[Regimen, ...]
+    rule: tuple[RegimenRule, ...]
+    refusal: tuple[Refusal, ...]
+
+
+class AlertsFile(_Strict):
+    alert: tuple[Alert, ...]
+
+
+class MonitoringFile(_Strict):
+    item: tuple[Monitoring, ...]
+
+
+class ResistanceFile(_Strict):
+    rule: tuple[MutationRule, ...]
+
+
+class MaintenanceFile(_Strict):
+    option: tuple[MaintenanceOption, ...]
+    end_of_induction: tuple[Criterion, ...]
+    stop: tuple[Criterion, ...]
+    restart: tuple[Criterion, ...]
+    lifelong: tuple[Criterion, ...]

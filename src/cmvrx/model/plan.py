@@ -1,0 +1,195 @@
+"""The treatment plan cmvrx returns: plain, immutable values, ready to render or serialise.
+
+Every item carries the ``rule_id`` that produced it and the ``cite`` ids of its
+sources; the plan carries the knowledge version and hash and its ``as_of``.
+``Plan.to_dict()`` is the documented JSON shape (docs/plan-json.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+DISCLAIMER = (
+    "cmvrx is clinical decision support, not a prescriber: every recommendation must be "
+    "checked and ordered by a qualified clinician who knows the patient."
+)
+
+DoseStatus = Literal["dose", "not_recommended", "insufficient_data", "no_label_dose"]
+Severity = Literal["info", "warning", "critical"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenalFunction:
+    """Renal function as each label defines it, with the method and weight stated."""
+
+    dialysis: str
+    serum_creatinine_mg_dl: float | None
+    creatinine_measured_at: datetime | None
+    creatinine_age_hours: float | None
+    creatinine_clearance_ml_min: float | None
+    clearance_method: str
+    clearance_per_kg_ml_min_kg: float | None
+    per_kg_method: str
+    weight_basis: str
+    weight_kg: float
+    actual_weight_kg: float
+    ideal_weight_kg: float | None
+    obese: bool
+    egfr_bedside_schwartz: float | None = None
+    bsa_m2: float | None = None
+    insufficient: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DrugDose:
+    """One drug in one phase for this patient: a dose, or why there is none."""
+
+    drug: str
+    drug_name: str
+    phase: str
+    status: DoseStatus
+    rule_id: str
+    schedule_title: str
+    route: str
+    cite: tuple[str, ...]
+    renal_basis: str = ""
+    band: str = ""
+    dose_per_kg: float | None = None
+    dose_unit: str = ""
+    weight_kg: float | None = None
+    dose_mg: float | None = None
+    practical_mg: float | None = None
+    rounding: str = ""
+    interval: str = ""
+    per_day: float | None = None
+    max_per_day: float | None = None
+    infusion: tuple[str, ...] = ()
+    hydration: tuple[str, ...] = ()
+    instructions: tuple[str, ...] = ()
+    note: str = ""
+    reason: str = ""
+    instead: str = ""
+    measure: str = ""
+    not_confirmed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A drug cmvrx does not offer for this patient, with the reason and the alternative."""
+
+    drug: str
+    rule_id: str
+    reason: str
+    instead: str
+    cite: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    rule_id: str
+    severity: Severity
+    message: str
+    cite: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoringItem:
+    rule_id: str
+    test: str
+    phase: str
+    frequency: str
+    every_days: float | None
+    cite: tuple[str, ...]
+    grade: str
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    rule_id: str
+    text: str
+    grade: str
+    cite: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StepDown:
+    drug: str
+    after_improvement_days: str
+    eligible: bool
+    why_not: str
+    dose: DrugDose | None
+    rule_id: str
+    cite: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Regimen:
+    rule_id: str
+    regimen_id: str | None
+    title: str
+    rationale: str
+    induction: tuple[DrugDose, ...]
+    duration: str
+    duration_min_days: int | None
+    duration_max_days: int | None
+    step_down: StepDown | None
+    then: str
+    cite: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    options: tuple[DrugDose, ...]
+    end_of_induction: tuple[Criterion, ...]
+    stop: tuple[Criterion, ...]
+    restart: tuple[Criterion, ...]
+    lifelong: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotConfirmed:
+    """A value graded NOT CONFIRMED that this output used (configurable)."""
+
+    id: str
+    value: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    cmvrx_version: str
+    knowledge_version: str
+    knowledge_hash: str
+    as_of: datetime
+    disclaimer: str = DISCLAIMER
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    case_id: str
+    provenance: Provenance
+    patient: dict[str, Any]
+    renal: RenalFunction
+    regimen: Regimen
+    refused: tuple[Refused, ...]
+    maintenance: Maintenance
+    monitoring: tuple[MonitoringItem, ...]
+    alerts: tuple[Alert, ...]
+    not_confirmed: tuple[NotConfirmed, ...]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form (datetimes as ISO 8601 strings)."""
+        return _jsonable(asdict(self))  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -38,7 +38,11 @@ def load_case(source: Case | Mapping[str, Any] | str | Path) -> Case:
     if isinstance(source, Case):
         return source
     data: object = source
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml", ".json"))):
+    if isinstance(source, Path) or (
+        isinstance(source, str)
+        and "\n" not in source
+        and source.endswith((".yaml", ".yml", ".json"))
+    ):
         path = Path(source)
         try:
             text = path.read_text(encoding="utf-8")
@@ -56,7 +60,9 @@ def _parse_text(text: str, *, json_first: bool) -> object:
     try:
         return json.loads(text) if json_first else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"the case is not valid {'JSON' if json_first else 'YAML'}: {exc}") from exc
+        raise InputError(
+            f"the case is not valid {'JSON' if json_first else 'YAML'}: {exc}"
+        ) from exc
 
 
 def _validate_case(data: object) -> Case:
@@ -106,10 +112,16 @@ def dose(
     _require_aware(as_of)
     k = knowledge or load_knowledge()
     fields = {
-        "weight_kg": weight_kg, "age_years": age_years, "sex": sex, "creatinine": creatinine,
-        "creatinine_unit": creatinine_unit, "dialysis": dialysis, "height_cm": height_cm,
-        "column": column, "medications": medications,
-    }  # fmt: skip
+        "weight_kg": weight_kg,
+        "age_years": age_years,
+        "sex": sex,
+        "creatinine": creatinine,
+        "creatinine_unit": creatinine_unit,
+        "dialysis": dialysis,
+        "height_cm": height_cm,
+        "column": column,
+        "medications": medications,
+    }
     return quick_dose(k, drug, phase, as_of, fields)
 
 
@@ -118,7 +130,9 @@ def plan_schema() -> dict[str, Any]:
     return Case.model_json_schema()
 
 
-def knowledge_summary(drug: str | None = None, knowledge: Knowledge | None = None) -> dict[str, Any]:
+def knowledge_summary(
+    drug: str | None = None, knowledge: Knowledge | None = None
+) -> dict[str, Any]:
     """What is loaded, with sources: all drugs, or one drug's tables."""
     from cmvrx.knowledge.summary import summarise
 

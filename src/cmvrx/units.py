@@ -35,8 +35,18 @@ def _scale(factor: float) -> Callable[[float], float]:
 
 # quantity kind -> {accepted unit spelling -> converter to the internal unit}
 _CONVERTERS: Final[Mapping[str, Mapping[str, Callable[[float], float]]]] = {
-    "mass": {"kg": _identity, "g": _scale(0.001), "[lb_av]": _scale(KG_PER_LB), "lb": _scale(KG_PER_LB)},
-    "length": {"cm": _identity, "m": _scale(100.0), "[in_i]": _scale(CM_PER_INCH), "in": _scale(CM_PER_INCH)},
+    "mass": {
+        "kg": _identity,
+        "g": _scale(0.001),
+        "[lb_av]": _scale(KG_PER_LB),
+        "lb": _scale(KG_PER_LB),
+    },
+    "length": {
+        "cm": _identity,
+        "m": _scale(100.0),
+        "[in_i]": _scale(CM_PER_INCH),
+        "in": _scale(CM_PER_INCH),
+    },
     "creatinine": {
         "mg/dL": _identity,
         "umol/L": _scale(1 / CREATININE_UMOL_L_PER_MG_DL),

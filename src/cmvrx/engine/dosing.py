@@ -9,7 +9,7 @@ everything else becomes a ``DrugDose`` whose status says why there is no dose
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cmvrx.engine.predicates import GANCICLOVIR_CLASS, Situation
 from cmvrx.knowledge.bundle import Knowledge
@@ -38,7 +38,11 @@ def column_for(s: Situation, drug: str, phase: str) -> str:
         return "pediatric"
     case = s.facts.case
     if drug == "foscarnet":
-        return case.foscarnet_induction_column if phase == "induction" else case.foscarnet_maintenance_column
+        return (
+            case.foscarnet_induction_column
+            if phase == "induction"
+            else case.foscarnet_maintenance_column
+        )
     return "standard"
 
 
@@ -55,7 +59,11 @@ def renal_value(schedule: Schedule, renal: RenalFunction) -> RenalLookup:
     if schedule.measure == "egfr_bedside_schwartz" and renal.egfr_bedside_schwartz is not None:
         v = renal.egfr_bedside_schwartz
         return RenalLookup(v, f"eGFR {v:.1f} mL/min/1.73 m² (bedside Schwartz)")
-    needs = "height and serum creatinine" if schedule.measure == "egfr_bedside_schwartz" else "serum creatinine"
+    needs = (
+        "height and serum creatinine"
+        if schedule.measure == "egfr_bedside_schwartz"
+        else "serum creatinine"
+    )
     return RenalLookup(None, "", needs)
 
 
@@ -72,32 +80,29 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
     k = s.knowledge
     drug = k.drug(drug_id)
     schedule = k.schedule_for(drug_id, phase, column_for(s, drug_id, phase))
-    base = {
-        "drug": drug.id,
-        "drug_name": drug.name,
-        "phase": phase,
-        "schedule_title": schedule.title,
-        "route": drug.administration.route,
-        "instructions": drug.administration.instructions,
-    }
+    base = DrugDose(
+        drug=drug.id,
+        drug_name=drug.name,
+        phase=phase,
+        status="insufficient_data",
+        rule_id=schedule.id,
+        schedule_title=schedule.title,
+        route=drug.administration.route,
+        cite=schedule.cite,
+        instructions=drug.administration.instructions,
+    )
     if check_counts and drug_id in GANCICLOVIR_CLASS:
-        blocked = _counts_problem(s)
+        blocked = _counts_problem(s, base)
         if blocked is not None:
-            return DrugDose(**base, **blocked, rule_id=f"{schedule.id}#blood-counts", cite=schedule.cite)
+            return replace(blocked, rule_id=f"{schedule.id}#blood-counts")
     row, rule_id, basis, band_text = _select_row(s, schedule)
     if isinstance(row, str):  # no row: the string says what is missing or why
-        status = "no_label_dose" if rule_id.endswith("#dialysis") else "insufficient_data"
-        return DrugDose(
-            **base,
-            status=status,  # type: ignore[arg-type]
-            rule_id=rule_id,
-            cite=schedule.cite,
-            reason=row,
-            measure=row if status == "insufficient_data" else "",
-        )
+        if rule_id.endswith("#dialysis"):
+            return replace(base, status="no_label_dose", rule_id=rule_id, reason=row)
+        return replace(base, rule_id=rule_id, reason=row, measure=row)
     if not row.recommended:
-        return DrugDose(
-            **base,
+        return replace(
+            base,
             status="not_recommended",
             rule_id=rule_id,
             cite=row.cite,
@@ -110,19 +115,20 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
     return _dose(s, drug, schedule, row, rule_id, basis, band_text, base)
 
 
-def _counts_problem(s: Situation) -> dict[str, str] | None:
+def _counts_problem(s: Situation, base: DrugDose) -> DrugDose | None:
     f = s.facts
-    missing = [n for n, r in (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
-               if r is None or not r.fresh]  # fmt: skip
+    counts = (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
+    missing = [name for name, r in counts if r is None or not r.fresh]
     if missing:
         text = "CBC: " + ", ".join(missing) + " (missing or older than the freshness limit)"
-        return {"status": "insufficient_data", "reason": text, "measure": text}
+        return replace(base, reason=text, measure=text)
     if s.cytopenias:
-        return {
-            "status": "not_recommended",
-            "reason": "do not start: " + "; ".join(s.cytopenias),
-            "instead": "foscarnet; G-CSF can ameliorate marrow suppression",
-        }
+        return replace(
+            base,
+            status="not_recommended",
+            reason="do not start: " + "; ".join(s.cytopenias),
+            instead="foscarnet; G-CSF can ameliorate marrow suppression",
+        )
     return None
 
 
@@ -139,7 +145,12 @@ def _select_row(s: Situation, schedule: Schedule) -> tuple[DoseRow | str, str, s
     if dialysis == "intermittent_hemodialysis":
         if schedule.hemodialysis is None:
             return "no hemodialysis dose in the knowledge", f"{schedule.id}#dialysis", "", ""
-        return schedule.hemodialysis, f"{schedule.id}#hemodialysis", "intermittent hemodialysis", "hemodialysis"
+        return (
+            schedule.hemodialysis,
+            f"{schedule.id}#hemodialysis",
+            "intermittent hemodialysis",
+            "hemodialysis",
+        )
     if dialysis in ("crrt", "peritoneal"):
         label = "CRRT" if dialysis == "crrt" else "peritoneal dialysis"
         why = f"no label dose on {label}: specialist (ID pharmacy / nephrology) review"
@@ -160,17 +171,19 @@ def _dose(
     rule_id: str,
     basis: str,
     band_text: str,
-    base: dict[str, object],
+    base: DrugDose,
 ) -> DrugDose:
     assert row.dose is not None and row.interval is not None  # recommended rows have both
     per_kg = drug.dose_unit == "mg/kg"
     weight = s.renal.weight_kg
     exact = row.dose * weight if per_kg else row.dose
     per_admin_max = schedule.max_per_day * 7 / row.interval.administrations_per_week
-    practical, rounding, nc = _round(drug, exact, per_admin_max * weight if per_kg else per_admin_max)
+    practical, rounding, nc = _round(
+        drug, exact, per_admin_max * weight if per_kg else per_admin_max
+    )
     per_day = row.dose * row.interval.administrations_per_week / 7
-    return DrugDose(
-        **base,  # type: ignore[arg-type]
+    return replace(
+        base,
         status="dose",
         rule_id=rule_id,
         cite=tuple(dict.fromkeys((*row.cite, *schedule.cite))),
@@ -201,7 +214,11 @@ def _round(drug: Drug, exact: float, ceiling: float) -> tuple[float, str, tuple[
     if practical > ceiling + 1e-9:
         practical = math.floor(exact / step) * step
     nc = (f"{drug.id}.rounding",) if drug.rounding.grade is Grade.NOT_CONFIRMED else ()
-    return float(practical), f"nearest {step:g} mg, never above the label maximum — {drug.rounding.note}", nc
+    return (
+        float(practical),
+        f"nearest {step:g} mg, never above the label maximum — {drug.rounding.note}",
+        nc,
+    )
 
 
 def _infusion(drug: Drug, dose_per_kg: float | None, mg: float) -> tuple[str, ...]:
@@ -211,15 +228,23 @@ def _infusion(drug: Drug, dose_per_kg: float | None, mg: float) -> tuple[str, ..
     if a.max_rate_mg_per_kg_per_min and dose_per_kg is not None:
         fastest = dose_per_kg / a.max_rate_mg_per_kg_per_min
         minutes = max(minutes or 0.0, fastest)
-        out.append(f"no faster than {a.max_rate_mg_per_kg_per_min:g} mg/kg/min: at least {fastest:.0f} min for {dose_per_kg:g} mg/kg")
+        out.append(
+            f"no faster than {a.max_rate_mg_per_kg_per_min:g} mg/kg/min: at least {fastest:.0f} min for {dose_per_kg:g} mg/kg"
+        )
     if minutes:
         out.append(f"infuse over {minutes:.0f} min")
     if a.max_concentration_mg_per_ml:
-        out.append(f"final concentration ≤ {a.max_concentration_mg_per_ml:g} mg/mL: at least {mg / a.max_concentration_mg_per_ml:.0f} mL of diluent")
+        out.append(
+            f"final concentration ≤ {a.max_concentration_mg_per_ml:g} mg/mL: at least {mg / a.max_concentration_mg_per_ml:.0f} mL of diluent"
+        )
     if a.central_line_concentration_mg_per_ml:
-        out.append(f"central line: {a.central_line_concentration_mg_per_ml:g} mg/mL undiluted = {mg / a.central_line_concentration_mg_per_ml:.0f} mL")
+        out.append(
+            f"central line: {a.central_line_concentration_mg_per_ml:g} mg/mL undiluted = {mg / a.central_line_concentration_mg_per_ml:.0f} mL"
+        )
     if a.peripheral_line_concentration_mg_per_ml:
-        out.append(f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {mg / a.peripheral_line_concentration_mg_per_ml:.0f} mL")
+        out.append(
+            f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {mg / a.peripheral_line_concentration_mg_per_ml:.0f} mL"
+        )
     if a.vial_mg:
         out.append(f"{math.ceil(mg / a.vial_mg)} × {a.vial_mg:g} mg vial(s)")
     if a.tablet_mg:
@@ -233,14 +258,25 @@ def _hydration(drug: Drug, dose_per_kg: float | None) -> tuple[str, ...]:
     out: list[str] = []
     first = drug.first_dose_hydration
     if first is not None:
-        out.append(f"before the first infusion: {first.volume_ml_min:g}–{first.volume_ml_max:g} mL {first.fluid}")
+        out.append(
+            f"before the first infusion: {first.volume_ml_min:g}–{first.volume_ml_max:g} mL {first.fluid}"
+        )
     for row in drug.hydration:
         if row.min_mg_per_kg <= dose_per_kg <= row.max_mg_per_kg:
-            vol = f"{row.volume_ml_min:g}" if row.volume_ml_min == row.volume_ml_max else f"{row.volume_ml_min:g}–{row.volume_ml_max:g}"
+            vol = (
+                f"{row.volume_ml_min:g}"
+                if row.volume_ml_min == row.volume_ml_max
+                else f"{row.volume_ml_min:g}–{row.volume_ml_max:g}"
+            )
             out.append(f"with each infusion of {dose_per_kg:g} mg/kg: {vol} mL {row.fluid}")
             return tuple(out)
-    bands = "; ".join(f"{r.volume_ml_min:g}–{r.volume_ml_max:g} mL for {r.min_mg_per_kg:g}–{r.max_mg_per_kg:g} mg/kg" for r in drug.hydration)
-    out.append(f"the label gives no hydration volume for {dose_per_kg:g} mg/kg ({bands}): clinician to decide, if no contraindication")
+    bands = "; ".join(
+        f"{r.volume_ml_min:g}–{r.volume_ml_max:g} mL for {r.min_mg_per_kg:g}–{r.max_mg_per_kg:g} mg/kg"
+        for r in drug.hydration
+    )
+    out.append(
+        f"the label gives no hydration volume for {dose_per_kg:g} mg/kg ({bands}): clinician to decide, if no contraindication"
+    )
     return tuple(out)
 
 

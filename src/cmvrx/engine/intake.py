@@ -78,7 +78,9 @@ def _reading(
         return None
     value = _quantity(k, m, kind, field)
     if m.measured_at.tzinfo is None or as_of.tzinfo is None:
-        raise InputError("timestamps must carry a time zone (e.g. 2026-11-24T08:00:00Z)", field=field)
+        raise InputError(
+            "timestamps must carry a time zone (e.g. 2026-11-24T08:00:00Z)", field=field
+        )
     age_h = (as_of - m.measured_at).total_seconds() / 3600
     if age_h < 0:
         raise InputError(f"measured at {m.measured_at.isoformat()}, after as_of", field=field)
@@ -152,7 +154,9 @@ def _check_dialysis(k: Knowledge, dialysis: str, measured: Reading | None) -> No
         )
 
 
-def _urine_protein(k: Knowledge, case: Case, as_of: datetime) -> tuple[float | None, str | None, bool]:
+def _urine_protein(
+    k: Knowledge, case: Case, as_of: datetime
+) -> tuple[float | None, str | None, bool]:
     up = case.renal.urine_protein
     if up is None:
         return None, None, False

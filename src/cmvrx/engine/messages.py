@@ -54,15 +54,27 @@ def _resistance_summary(s: Situation) -> str:
 def alert_context(s: Situation) -> Mapping[str, str]:
     """Values for every placeholder, as display strings."""
     f, r, k = s.facts, s.renal, s.knowledge
-    missing_counts = [n for n, x in (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
-                      if x is None or not x.fresh]  # fmt: skip
+    missing_counts = [
+        n
+        for n, x in (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
+        if x is None or not x.fresh
+    ]
     ibw = r.ideal_weight_kg
-    params = {name: f"{k.number(name):g}" for name in (
-        "hiv_maintenance_stop_cd4", "hiv_maintenance_stop_cd4_upper", "hiv_maintenance_stop_months",
-        "hiv_maintenance_restart_cd4", "hiv_lifelong_maintenance_cd4")}  # fmt: skip
+    params = {
+        name: f"{k.number(name):g}"
+        for name in (
+            "hiv_maintenance_stop_cd4",
+            "hiv_maintenance_stop_cd4_upper",
+            "hiv_maintenance_stop_months",
+            "hiv_maintenance_restart_cd4",
+            "hiv_lifelong_maintenance_cd4",
+        )
+    }
     return {
         "crcl_ml_min": _fmt(r.creatinine_clearance_ml_min),
-        "dialysis": {"crrt": "CRRT", "peritoneal": "Peritoneal dialysis"}.get(r.dialysis, r.dialysis),
+        "dialysis": {"crrt": "CRRT", "peritoneal": "Peritoneal dialysis"}.get(
+            r.dialysis, r.dialysis
+        ),
         "anc": _fmt(f.anc.value if f.anc else None),
         "cytopenias": "; ".join(s.cytopenias),
         "missing_counts": ", ".join(missing_counts),
@@ -81,13 +93,27 @@ def alert_context(s: Situation) -> Mapping[str, str]:
 
 PLACEHOLDERS = frozenset(
     {
-        "crcl_ml_min", "dialysis", "anc", "cytopenias", "missing_counts", "missing_electrolytes",
-        "low_electrolytes", "unusable_reasons", "resistance_summary", "weight_kg", "ibw_kg",
-        "ibw_ratio", "weight_basis", "egfr", "hiv_maintenance_stop_cd4",
-        "hiv_maintenance_stop_cd4_upper", "hiv_maintenance_stop_months",
-        "hiv_maintenance_restart_cd4", "hiv_lifelong_maintenance_cd4",
+        "crcl_ml_min",
+        "dialysis",
+        "anc",
+        "cytopenias",
+        "missing_counts",
+        "missing_electrolytes",
+        "low_electrolytes",
+        "unusable_reasons",
+        "resistance_summary",
+        "weight_kg",
+        "ibw_kg",
+        "ibw_ratio",
+        "weight_basis",
+        "egfr",
+        "hiv_maintenance_stop_cd4",
+        "hiv_maintenance_stop_cd4_upper",
+        "hiv_maintenance_stop_months",
+        "hiv_maintenance_restart_cd4",
+        "hiv_lifelong_maintenance_cd4",
     }
-)  # fmt: skip
+)
 
 
 def placeholders(template: str) -> set[str]:

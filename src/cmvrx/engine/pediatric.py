@@ -21,12 +21,15 @@ def valganciclovir_prevention(facts: Facts, k: Knowledge) -> DrugDose:
     if formula is None or facts.height_cm is None or facts.creatinine is None:
         raise InsufficientDataError(
             "the pediatric formula needs height and serum creatinine",
-            field="patient.height", measure="height and serum creatinine",
-        )  # fmt: skip
+            field="patient.height",
+            measure="height and serum creatinine",
+        )
     schwartz_k = renal.label_schwartz_k(
-        k, age_years=facts.age_years, sex=facts.sex,
+        k,
+        age_years=facts.age_years,
+        sex=facts.sex,
         low_birth_weight=facts.case.patient.low_birth_weight_for_gestational_age,
-    )  # fmt: skip
+    )
     crcl = renal.label_schwartz(
         k, height_cm=facts.height_cm, creatinine_mg_dl=facts.creatinine.value, schwartz_k=schwartz_k
     )
@@ -36,14 +39,29 @@ def valganciclovir_prevention(facts: Facts, k: Knowledge) -> DrugDose:
     practical = min(round(exact / step) * step, formula.max_mg)
     low, high = formula.tablet_window_mg
     form = "450 mg tablet allowed" if low <= practical <= high else "oral solution 50 mg/mL"
-    nc = ("valganciclovir.pediatric_rounding",) if formula.rounding_grade is Grade.NOT_CONFIRMED else ()
+    nc = (
+        ("valganciclovir.pediatric_rounding",)
+        if formula.rounding_grade is Grade.NOT_CONFIRMED
+        else ()
+    )
     return DrugDose(
-        drug=drug.id, drug_name=drug.name, phase="prevention", status="dose",
-        rule_id="valganciclovir.pediatric_formula", schedule_title="Pediatric prevention (label formula)",
-        route="oral", cite=formula.cite,
+        drug=drug.id,
+        drug_name=drug.name,
+        phase="prevention",
+        status="dose",
+        rule_id="valganciclovir.pediatric_formula",
+        schedule_title="Pediatric prevention (label formula)",
+        route="oral",
+        cite=formula.cite,
         renal_basis=f"label Schwartz CrCl {crcl:.1f} mL/min/1.73 m² (k {schwartz_k:g}, cap {k.number('label_schwartz_cap'):g}); BSA {bsa:.3f} m² (Mosteller)",
-        dose_unit="mg", dose_mg=round(exact, 1), practical_mg=float(practical),
+        dose_unit="mg",
+        dose_mg=round(exact, 1),
+        practical_mg=float(practical),
         rounding=f"nearest {step:g} mg (NOT CONFIRMED: 25 mg in a label quote, 10 mg in MPR), maximum {formula.max_mg:g} mg",
-        interval="once daily", per_day=float(practical), max_per_day=formula.max_mg,
-        instructions=(f"{form}; with food",), note=formula.note, not_confirmed=nc,
-    )  # fmt: skip
+        interval="once daily",
+        per_day=float(practical),
+        max_per_day=formula.max_mg,
+        instructions=(f"{form}; with food",),
+        note=formula.note,
+        not_confirmed=nc,
+    )

@@ -15,10 +15,12 @@ from cmvrx.engine import renal as renal_fn
 from cmvrx.engine.dosing import column_for, dose_for, per_kg_renal_refusal
 from cmvrx.engine.intake import Facts, read_facts
 from cmvrx.engine.messages import alert_context, render
-from cmvrx.engine.predicates import Situation, holds
+from cmvrx.engine.predicates import PREDICATES, Situation, holds
 from cmvrx.engine.resistance import resistant_drugs
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Grade, RegimenRule
+from cmvrx.knowledge.schema import Regimen as RegimenDef
+from cmvrx.knowledge.schema import StepDown as StepDownDef
 from cmvrx.model import plan as p
 from cmvrx.model.patient import Case
 
@@ -32,13 +34,21 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
     drugs = frozenset(c.drug for c in regimen_def.components) if regimen_def else frozenset()
     step_down_def = regimen_def.step_down if regimen_def else None
     s = dataclasses.replace(
-        s, regimen_drugs=drugs, regimen_chosen=regimen_def is not None,
+        s,
+        regimen_drugs=drugs,
+        regimen_chosen=regimen_def is not None,
         step_down_offered=step_down_def is not None,
-    )  # fmt: skip
-    induction = tuple(dose_for(s, c.drug, c.phase) for c in regimen_def.components) if regimen_def else ()
-    step_down = _step_down(s, step_down_def) if step_down_def else None
+    )
+    induction = (
+        tuple(dose_for(s, c.drug, c.phase) for c in regimen_def.components) if regimen_def else ()
+    )
+    step_down = _step_down(s, step_down_def, rule.regimen or "") if step_down_def else None
     maintenance = _maintenance(s)
-    doses = (*induction, *maintenance.options, *((step_down.dose,) if step_down and step_down.dose else ()))
+    doses = (
+        *induction,
+        *maintenance.options,
+        *((step_down.dose,) if step_down and step_down.dose else ()),
+    )
     not_confirmed = _not_confirmed(s, doses, regimen_def)
     s = dataclasses.replace(s, uses_not_confirmed=bool(not_confirmed))
     regimen = p.Regimen(
@@ -76,10 +86,15 @@ def situation(facts: Facts, k: Knowledge) -> Situation:
     renal = renal_fn.assess(facts, k)
     pediatric = renal_fn.is_pediatric(facts, k)
     s = Situation(
-        facts=facts, renal=renal, knowledge=k, pediatric=pediatric,
+        facts=facts,
+        renal=renal,
+        knowledge=k,
+        pediatric=pediatric,
         resistant_to=resistant_drugs(facts.case.resistance_mutations, k),
-        cytopenias=_cytopenias(facts, k), foscarnet_renal_refusal=False, cidofovir_problems=(),
-    )  # fmt: skip
+        cytopenias=_cytopenias(facts, k),
+        foscarnet_renal_refusal=False,
+        cidofovir_problems=(),
+    )
     column = column_for(s, "foscarnet", "induction")
     return dataclasses.replace(
         s,
@@ -144,12 +159,11 @@ def _urine_protein_problems(f: Facts, k: Knowledge) -> list[str]:
     return []
 
 
-def _step_down(s: Situation, d: object) -> p.StepDown:
-    from cmvrx.knowledge.schema import StepDown
-
-    assert isinstance(d, StepDown)
+def _step_down(s: Situation, d: StepDownDef, regimen_id: str) -> p.StepDown:
     k = s.knowledge
-    refusal = next((r for r in k.refusals if r.drug == d.drug and r.when and holds(s, r.when, r.unless)), None)
+    refusal = next(
+        (r for r in k.refusals if r.drug == d.drug and r.when and holds(s, r.when, r.unless)), None
+    )
     eligible = refusal is None and holds(s, d.requires)
     why = refusal.reason if refusal else ("" if eligible else _unmet(s, d.requires))
     dose = dose_for(s, d.drug, d.phase) if eligible else None
@@ -159,14 +173,12 @@ def _step_down(s: Situation, d: object) -> p.StepDown:
         eligible=eligible and dose is not None and dose.status == "dose",
         why_not=why or (dose.reason if dose and dose.status != "dose" else ""),
         dose=dose,
-        rule_id=f"{s.knowledge.rules[0].id.split('-')[0]}-STEP-DOWN-{d.drug.upper()}",
+        rule_id=f"{regimen_id}.step_down",
         cite=d.cite,
     )
 
 
 def _unmet(s: Situation, names: tuple[str, ...]) -> str:
-    from cmvrx.engine.predicates import PREDICATES
-
     return "not met: " + ", ".join(n.replace("_", " ") for n in names if not PREDICATES[n](s))
 
 
@@ -184,7 +196,9 @@ def _maintenance(s: Situation) -> p.Maintenance:
             for c in k.criteria(kind)
         )
 
-    return p.Maintenance(options, crit("end_of_induction"), crit("stop"), crit("restart"), crit("lifelong"))
+    return p.Maintenance(
+        options, crit("end_of_induction"), crit("stop"), crit("restart"), crit("lifelong")
+    )
 
 
 def _refusals(s: Situation) -> tuple[p.Refused, ...]:
@@ -214,7 +228,9 @@ def _alerts(s: Situation) -> tuple[p.Alert, ...]:
     return tuple(sorted(found, key=lambda a: order[a.severity]))
 
 
-def _not_confirmed(s: Situation, doses: tuple[p.DrugDose, ...], regimen: object) -> tuple[p.NotConfirmed, ...]:
+def _not_confirmed(
+    s: Situation, doses: tuple[p.DrugDose, ...], regimen: RegimenDef | None
+) -> tuple[p.NotConfirmed, ...]:
     k = s.knowledge
     used: dict[str, p.NotConfirmed] = {}
     for name in _parameters_in_use(s):
@@ -225,17 +241,25 @@ def _not_confirmed(s: Situation, doses: tuple[p.DrugDose, ...], regimen: object)
         for item in dose.not_confirmed:
             drug = k.drugs.get(item.split(".")[0])
             if drug is not None and drug.rounding is not None and item.endswith(".rounding"):
-                used[item] = p.NotConfirmed(item, f"{drug.rounding.step_mg:g} mg", drug.rounding.note)
-    from cmvrx.knowledge.schema import Regimen
-
-    if isinstance(regimen, Regimen):
+                used[item] = p.NotConfirmed(
+                    item, f"{drug.rounding.step_mg:g} mg", drug.rounding.note
+                )
+    if regimen is not None:
         for part, grade, text in (
             (f"{regimen.id}.induction", regimen.induction.grade, regimen.induction.text),
-            *(((f"{regimen.id}.step_down", regimen.step_down.grade,
-                f"step down after {regimen.step_down.after_improvement_days_min}–"
-                f"{regimen.step_down.after_improvement_days_max} days of improvement"),)
-              if regimen.step_down else ()),
-        ):  # fmt: skip
+            *(
+                (
+                    (
+                        f"{regimen.id}.step_down",
+                        regimen.step_down.grade,
+                        f"step down after {regimen.step_down.after_improvement_days_min}–"
+                        f"{regimen.step_down.after_improvement_days_max} days of improvement",
+                    ),
+                )
+                if regimen.step_down
+                else ()
+            ),
+        ):
             if grade is Grade.NOT_CONFIRMED:
                 used[part] = p.NotConfirmed(part, text, "duration from the seed guideline")
     return tuple(used.values())
@@ -253,8 +277,14 @@ def _parameters_in_use(s: Situation) -> tuple[str, ...]:
     if s.renal.dialysis == "intermittent_hemodialysis" and s.facts.measured_clearance is not None:
         names.append("hemodialysis_contradiction_crcl")
     if "foscarnet" in s.regimen_drugs:
-        names.extend(("foscarnet_low_potassium", "foscarnet_low_magnesium",
-                      "foscarnet_low_ionized_calcium", "foscarnet_low_phosphate"))  # fmt: skip
+        names.extend(
+            (
+                "foscarnet_low_potassium",
+                "foscarnet_low_magnesium",
+                "foscarnet_low_ionized_calcium",
+                "foscarnet_low_phosphate",
+            )
+        )
     hiv = s.facts.case.hiv
     if hiv is not None and hiv.status == "positive":
         names.append("hiv_maintenance_stop_cd4_upper")

@@ -22,9 +22,19 @@ CALCINEURIN_OR_MTOR = frozenset(
     {"tacrolimus", "cyclosporine", "ciclosporin", "sirolimus", "everolimus"}
 )
 IMMUNOSUPPRESSANTS = CALCINEURIN_OR_MTOR | frozenset(
-    {"mycophenolate", "azathioprine", "prednisone", "prednisolone", "methylprednisolone",
-     "belatacept", "basiliximab", "antithymocyte globulin", "alemtuzumab", "ruxolitinib"}
-)  # fmt: skip
+    {
+        "mycophenolate",
+        "azathioprine",
+        "prednisone",
+        "prednisolone",
+        "methylprednisolone",
+        "belatacept",
+        "basiliximab",
+        "antithymocyte globulin",
+        "alemtuzumab",
+        "ruxolitinib",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,23 +146,26 @@ def _renal_impairment(s: Situation) -> bool:
 Predicate = Callable[[Situation], bool]
 
 PREDICATES: Mapping[str, Predicate] = {
-    "any_disease": lambda s: True,
+    "any_disease": lambda _s: True,
     "cns_disease": _cns,
     "non_cns_disease": lambda s: not _cns(s),
     "retinitis": lambda s: "retinitis" in s.sites,
     "not_retinitis": lambda s: "retinitis" not in s.sites,
-    "sight_threatening_retinitis": lambda s: "retinitis" in s.sites
-    and bool(s.facts.case.disease.retinitis_sight_threatening),
+    "sight_threatening_retinitis": lambda s: (
+        "retinitis" in s.sites and bool(s.facts.case.disease.retinitis_sight_threatening)
+    ),
     "gi_disease": lambda s: bool(s.sites & GI_SITES),
     "pediatric": lambda s: s.pediatric,
     "adult": lambda s: not s.pediatric,
     "female": lambda s: s.facts.sex == "female",
     "pregnant": lambda s: s.facts.case.patient.pregnant is True,
-    "pregnancy_status_unknown": lambda s: s.facts.sex == "female"
-    and s.facts.case.patient.pregnant is None,
+    "pregnancy_status_unknown": lambda s: (
+        s.facts.sex == "female" and s.facts.case.patient.pregnant is None
+    ),
     "hiv_positive": _hiv,
-    "hiv_not_on_art": lambda s: _hiv(s) and s.facts.case.hiv is not None
-    and s.facts.case.hiv.on_art is False,
+    "hiv_not_on_art": lambda s: (
+        _hiv(s) and s.facts.case.hiv is not None and s.facts.case.hiv.on_art is False
+    ),
     "transplant": _transplant,
     "immunosuppressed": lambda s: _transplant(s) or bool(s.facts.medications & IMMUNOSUPPRESSANTS),
     "on_calcineurin_or_mtor_inhibitor": lambda s: bool(s.facts.medications & CALCINEURIN_OR_MTOR),
@@ -177,11 +190,13 @@ PREDICATES: Mapping[str, Predicate] = {
     "ganciclovir_in_plan": lambda s: "ganciclovir" in s.regimen_drugs,
     "foscarnet_in_plan": lambda s: "foscarnet" in s.regimen_drugs,
     "cidofovir_in_plan": lambda s: "cidofovir" in s.regimen_drugs,
-    "ganciclovir_class_in_plan": lambda s: bool(s.regimen_drugs & GANCICLOVIR_CLASS)
-    or s.step_down_offered,
+    "ganciclovir_class_in_plan": lambda s: (
+        bool(s.regimen_drugs & GANCICLOVIR_CLASS) or s.step_down_offered
+    ),
     "step_down_regimen": lambda s: s.step_down_offered,
-    "single_agent_cns_regimen": lambda s: _cns(s) and s.regimen_chosen
-    and len(s.regimen_drugs) == 1,
+    "single_agent_cns_regimen": lambda s: (
+        _cns(s) and s.regimen_chosen and len(s.regimen_drugs) == 1
+    ),
     "no_regimen": lambda s: not s.regimen_chosen,
     "baseline_electrolytes_missing": lambda s: bool(missing_electrolytes(s)),
     "low_electrolyte": lambda s: bool(low_electrolytes(s)),

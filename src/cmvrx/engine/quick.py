@@ -28,8 +28,10 @@ def _case(fields: Mapping[str, Any], as_of: datetime) -> Case:
     renal: dict[str, Any] = {"dialysis": fields["dialysis"]}
     if fields["creatinine"] is not None:
         renal["serum_creatinine"] = {
-            "value": fields["creatinine"], "unit": fields["creatinine_unit"], "measured_at": as_of,
-        }  # fmt: skip
+            "value": fields["creatinine"],
+            "unit": fields["creatinine_unit"],
+            "measured_at": as_of,
+        }
     patient: dict[str, Any] = {
         "age": {"value": fields["age_years"], "unit": "a"},
         "sex": fields["sex"],
@@ -38,12 +40,19 @@ def _case(fields: Mapping[str, Any], as_of: datetime) -> Case:
     if fields["height_cm"] is not None:
         patient["height"] = {"value": fields["height_cm"], "unit": "cm"}
     data: dict[str, Any] = {
-        "case_id": "quick-dose", "patient": patient, "renal": renal,
-        "disease": {"sites": ["cmv_syndrome"]}, "medications": list(fields["medications"]),
-    }  # fmt: skip
+        "case_id": "quick-dose",
+        "patient": patient,
+        "renal": renal,
+        "disease": {"sites": ["cmv_syndrome"]},
+        "medications": list(fields["medications"]),
+    }
     column = fields["column"]
     if column is not None:
-        data["foscarnet_induction_column" if column in ("60_q8h", "90_q12h") else "foscarnet_maintenance_column"] = column
+        data[
+            "foscarnet_induction_column"
+            if column in ("60_q8h", "90_q12h")
+            else "foscarnet_maintenance_column"
+        ] = column
     from pydantic import ValidationError
 
     try:
@@ -53,7 +62,9 @@ def _case(fields: Mapping[str, Any], as_of: datetime) -> Case:
         raise InputError(first["msg"], field=".".join(map(str, first["loc"]))) from exc
 
 
-def quick_dose(k: Knowledge, drug: str, phase: str, as_of: datetime, fields: Mapping[str, Any]) -> DrugDose:
+def quick_dose(
+    k: Knowledge, drug: str, phase: str, as_of: datetime, fields: Mapping[str, Any]
+) -> DrugDose:
     """One drug's dose for one phase from weight, age, sex and creatinine."""
     from cmvrx.engine.planner import situation
 
@@ -64,10 +75,18 @@ def quick_dose(k: Knowledge, drug: str, phase: str, as_of: datetime, fields: Map
         return valganciclovir_prevention(facts, k)
     phases = {s.phase for s in k.drug(drug).schedule}
     if phase not in phases:
-        unconditional = next((r for r in k.refusals if r.drug == drug and not r.when and not r.unless), None)
+        unconditional = next(
+            (r for r in k.refusals if r.drug == drug and not r.when and not r.unless), None
+        )
         if unconditional is not None and phase in TREATMENT_PHASES:
-            raise NotRecommendedError(unconditional.reason, rule_id=unconditional.id, cite=unconditional.cite)
-        raise InputError(f"{drug} has no {phase!r} phase; known: {', '.join(sorted(phases))}", field="phase")
+            raise NotRecommendedError(
+                unconditional.reason, rule_id=unconditional.id, cite=unconditional.cite
+            )
+        raise InputError(
+            f"{drug} has no {phase!r} phase; known: {', '.join(sorted(phases))}", field="phase"
+        )
     s = dataclasses.replace(situation(facts, k), cytopenias=())
     result = dose_for(s, drug, phase, check_counts=False)
-    return dataclasses.replace(result, note=" ".join(filter(None, (result.note, COUNTS_NOT_CHECKED))))
+    return dataclasses.replace(
+        result, note=" ".join(filter(None, (result.note, COUNTS_NOT_CHECKED)))
+    )

@@ -50,7 +50,9 @@ def bedside_schwartz(k: Knowledge, *, height_cm: float, creatinine_mg_dl: float)
     return k.number("bedside_schwartz_k") * height_cm / creatinine_mg_dl
 
 
-def label_schwartz_k(k: Knowledge, *, age_years: float, sex: str, low_birth_weight: bool | None) -> float:
+def label_schwartz_k(
+    k: Knowledge, *, age_years: float, sex: str, low_birth_weight: bool | None
+) -> float:
     """The label's old Schwartz k for this child (ref. §2.4)."""
     for row in k.schwartz_k:
         if not row.min_age <= age_years < row.max_age:
@@ -125,7 +127,11 @@ def assess(facts: Facts, k: Knowledge) -> RenalFunction:
         per_kg, per_kg_method = measured.value / weight, f"measured CrCl ÷ {weight:.1f} kg"
     elif fresh_scr is not None and not is_pediatric(facts, k):
         crcl = cockcroft_gault(
-            k, age_years=facts.age_years, weight_kg=weight, creatinine_mg_dl=fresh_scr, sex=facts.sex
+            k,
+            age_years=facts.age_years,
+            weight_kg=weight,
+            creatinine_mg_dl=fresh_scr,
+            sex=facts.sex,
         )
         method = f"Cockcroft–Gault, {facts.case.weight_basis} weight {weight:.1f} kg"
         per_kg = foscarnet_clearance_per_kg(

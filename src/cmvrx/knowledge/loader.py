@@ -10,6 +10,7 @@ override of a value that is not graded NOT CONFIRMED.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -38,15 +39,23 @@ from cmvrx.knowledge.schema import (
 
 DRUG_FILES = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
 OTHER_FILES = (
-    "manifest", "citations", "parameters", "regimens", "alerts", "monitoring", "resistance",
+    "manifest",
+    "citations",
+    "parameters",
+    "regimens",
+    "alerts",
+    "monitoring",
+    "resistance",
     "maintenance",
-)  # fmt: skip
+)
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def _read_all(data_dir: Path | None) -> dict[str, bytes]:
-    root: Traversable = data_dir if data_dir is not None else resources.files("cmvrx.knowledge") / "data"
+    root: Traversable = (
+        data_dir if data_dir is not None else resources.files("cmvrx.knowledge") / "data"
+    )
     names = (*OTHER_FILES, *DRUG_FILES)
     try:
         return {name: (root / f"{name}.toml").read_bytes() for name in names}
@@ -70,7 +79,9 @@ def _validate(name: str, model: type[M], data: Mapping[str, Any]) -> M:
         raise KnowledgeError(f"{name}.toml: {where}: {first['msg']}") from exc
 
 
-def load(overrides: Mapping[str, float] | None = None, *, data_dir: Path | None = None) -> Knowledge:
+def load(
+    overrides: Mapping[str, float] | None = None, *, data_dir: Path | None = None
+) -> Knowledge:
     """Load and validate the knowledge (bundled, or from ``data_dir`` for authoring and
     tests), applying NOT CONFIRMED ``overrides``."""
     raw = _read_all(data_dir)
@@ -152,7 +163,7 @@ def _check_bands(s: Schedule) -> None:
         raise KnowledgeError(f"{s.id}: the lowest band must start at 0 inclusive")
     if not math.isinf(last.upper):
         raise KnowledgeError(f"{s.id}: the highest band must run to infinity")
-    for below, above in zip(bands, bands[1:], strict=False):
+    for below, above in itertools.pairwise(bands):
         if below.upper < above.lower:
             raise KnowledgeError(f"{s.id}: gap between {below.upper:g} and {above.lower:g}")
         if below.upper > above.lower:

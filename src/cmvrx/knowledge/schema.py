@@ -77,7 +77,9 @@ class Source(_Strict):
 
     id: str
     title: str
-    kind: Literal["seed", "label", "guideline", "compendium", "literature", "secondary", "reference"]
+    kind: Literal[
+        "seed", "label", "guideline", "compendium", "literature", "secondary", "reference"
+    ]
     url: str | None = None
     section: str | None = None
 

@@ -21,7 +21,12 @@ def _row(row: DoseRow, band: str) -> dict[str, Any]:
     }
 
 
-_UNITS = {"crcl_ml_min": "mL/min", "crcl_ml_min_per_kg": "mL/min/kg", "egfr_bedside_schwartz": "mL/min/1.73 m²", "none": ""}
+_UNITS = {
+    "crcl_ml_min": "mL/min",
+    "crcl_ml_min_per_kg": "mL/min/kg",
+    "egfr_bedside_schwartz": "mL/min/1.73 m²",
+    "none": "",
+}
 
 
 def _schedule(s: Schedule, dose_unit: str) -> dict[str, Any]:
@@ -32,10 +37,17 @@ def _schedule(s: Schedule, dose_unit: str) -> dict[str, Any]:
         rows.append(_row(s.fixed, "any renal function"))
     rows.extend(_row(m, "with " + "/".join(m.when_medication_any)) for m in s.modifier)
     return {
-        "id": s.id, "title": s.title, "phase": s.phase, "column": s.column,
-        "measure": s.measure, "dose_unit": dose_unit, "max_per_day": s.max_per_day,
-        "grade": s.grade.value, "cite": list(s.cite), "rows": rows,
-    }  # fmt: skip
+        "id": s.id,
+        "title": s.title,
+        "phase": s.phase,
+        "column": s.column,
+        "measure": s.measure,
+        "dose_unit": dose_unit,
+        "max_per_day": s.max_per_day,
+        "grade": s.grade.value,
+        "cite": list(s.cite),
+        "rows": rows,
+    }
 
 
 def summarise(k: Knowledge, drug: str | None) -> dict[str, Any]:
@@ -44,24 +56,39 @@ def summarise(k: Knowledge, drug: str | None) -> dict[str, Any]:
     if drug is None:
         return {
             **head,
-            "drugs": {d.id: {"name": d.name, "summary": d.summary, "schedules": [s.id for s in d.schedule]} for d in k.drugs.values()},
+            "drugs": {
+                d.id: {
+                    "name": d.name,
+                    "summary": d.summary,
+                    "schedules": [s.id for s in d.schedule],
+                }
+                for d in k.drugs.values()
+            },
             "counts": {
-                "sources": len(k.sources), "parameters": len(k.parameters), "schedules": len(k.schedules),
-                "regimen_rules": len(k.rules), "refusals": len(k.refusals), "alerts": len(k.alerts),
-                "monitoring_items": len(k.monitoring), "mutation_rules": len(k.resistance),
+                "sources": len(k.sources),
+                "parameters": len(k.parameters),
+                "schedules": len(k.schedules),
+                "regimen_rules": len(k.rules),
+                "refusals": len(k.refusals),
+                "alerts": len(k.alerts),
+                "monitoring_items": len(k.monitoring),
+                "mutation_rules": len(k.resistance),
             },
             "not_confirmed": sorted(n for n, p in k.parameters.items() if not p.grade.confirmed),
             "overridden": list(k.overridden),
-        }  # fmt: skip
+        }
     if drug not in k.drugs:
         raise InputError(f"unknown drug {drug!r}; known: {', '.join(k.drugs)}", field="drug")
     d = k.drugs[drug]
     cited = {c for s in d.schedule for c in s.cite} | set(d.cite)
     return {
         **head,
-        "drug": d.id, "name": d.name, "summary": d.summary, "warnings": list(d.warning),
+        "drug": d.id,
+        "name": d.name,
+        "summary": d.summary,
+        "warnings": list(d.warning),
         "administration": d.administration.model_dump(exclude_none=True),
         "rounding": d.rounding.model_dump() if d.rounding else None,
         "schedules": [_schedule(s, d.dose_unit) for s in d.schedule],
         "sources": {c: k.sources[c].title for c in sorted(cited)},
-    }  # fmt: skip
+    }

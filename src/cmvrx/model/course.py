@@ -95,9 +95,13 @@ class Lab(_Event):
 class CmvPcr(_Event):
     kind: Literal["cmv_pcr"] = "cmv_pcr"
     result: Literal["detected", "not_detected", "detected_below_lloq"]
-    value: float | None = Field(None, ge=0, allow_inf_nan=False, description="IU/mL when quantified.")
+    value: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="IU/mL when quantified."
+    )
     unit: str = "IU/mL"
-    lower_limit: float = Field(gt=0, description="The assay's lower limit of quantification, IU/mL.")
+    lower_limit: float = Field(
+        gt=0, description="The assay's lower limit of quantification, IU/mL."
+    )
     specimen: Literal["blood", "plasma", "whole_blood", "csf"] = "plasma"
 
 
@@ -125,8 +129,16 @@ class Note(_Event):
 
 
 Event = Annotated[
-    PlanStarted | RegimenChanged | DoseGiven | DoseHeld | Lab | CmvPcr | Weight
-    | DialysisChanged | ClinicalStatus | Note,
+    PlanStarted
+    | RegimenChanged
+    | DoseGiven
+    | DoseHeld
+    | Lab
+    | CmvPcr
+    | Weight
+    | DialysisChanged
+    | ClinicalStatus
+    | Note,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -178,6 +178,8 @@ def _dose(
     weight = s.renal.weight_kg
     exact = row.dose * weight if per_kg else row.dose
     per_admin_max = schedule.max_per_day * 7 / row.interval.administrations_per_week
+    if row is schedule.hemodialysis:  # label: the hemodialysis dose "should not exceed" this
+        per_admin_max = min(per_admin_max, row.dose)
     practical, rounding, nc = _round(
         drug, exact, per_admin_max * weight if per_kg else per_admin_max
     )

@@ -187,7 +187,7 @@ def _maintenance(s: Situation) -> p.Maintenance:
     options = tuple(
         dose_for(s, o.drug, "maintenance")
         for o in k.maintenance.option
-        if not holds(s, (), o.unless)
+        if holds(s, (), o.unless)
     )
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:

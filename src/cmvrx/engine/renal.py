@@ -24,12 +24,24 @@ from cmvrx.model.plan import RenalFunction
 from cmvrx.units import CM_PER_INCH
 
 
+# Clearances are rounded to this many decimals before any band lookup, so that a value
+# exactly on a label band edge (e.g. CrCl 25 mL/min) is not moved across the edge by
+# floating-point error (24.999999999999996 would fall into the lower band).
+_CLEARANCE_DECIMALS = 9
+
+
+def clean(value: float) -> float:
+    """A computed clearance with floating-point noise removed (see _CLEARANCE_DECIMALS)."""
+    return round(value, _CLEARANCE_DECIMALS)
+
+
 def cockcroft_gault(
     k: Knowledge, *, age_years: float, weight_kg: float, creatinine_mg_dl: float, sex: str
 ) -> float:
     """Creatinine clearance in mL/min (label Cockcroft–Gault)."""
-    return weight_kg * foscarnet_clearance_per_kg(
-        k, age_years=age_years, creatinine_mg_dl=creatinine_mg_dl, sex=sex
+    return clean(
+        weight_kg
+        * _clearance_per_kg(k, age_years=age_years, creatinine_mg_dl=creatinine_mg_dl, sex=sex)
     )
 
 
@@ -37,6 +49,14 @@ def foscarnet_clearance_per_kg(
     k: Knowledge, *, age_years: float, creatinine_mg_dl: float, sex: str
 ) -> float:
     """Creatinine clearance in mL/min/kg (foscarnet label's modified Cockcroft–Gault)."""
+    return clean(
+        _clearance_per_kg(k, age_years=age_years, creatinine_mg_dl=creatinine_mg_dl, sex=sex)
+    )
+
+
+def _clearance_per_kg(
+    k: Knowledge, *, age_years: float, creatinine_mg_dl: float, sex: str
+) -> float:
     value = (k.number("cockcroft_gault_age_constant") - age_years) / (
         k.number("cockcroft_gault_denominator") * creatinine_mg_dl
     )
@@ -47,7 +67,7 @@ def foscarnet_clearance_per_kg(
 
 def bedside_schwartz(k: Knowledge, *, height_cm: float, creatinine_mg_dl: float) -> float:
     """eGFR in mL/min/1.73 m² (CKiD bedside Schwartz)."""
-    return k.number("bedside_schwartz_k") * height_cm / creatinine_mg_dl
+    return clean(k.number("bedside_schwartz_k") * height_cm / creatinine_mg_dl)
 
 
 def label_schwartz_k(
@@ -124,7 +144,7 @@ def assess(facts: Facts, k: Knowledge) -> RenalFunction:
     crcl, method, per_kg, per_kg_method = None, "", None, ""
     if measured is not None and measured.fresh:
         crcl, method = measured.value, "measured (timed urine)"
-        per_kg, per_kg_method = measured.value / weight, f"measured CrCl ÷ {weight:.1f} kg"
+        per_kg, per_kg_method = clean(measured.value / weight), f"measured CrCl ÷ {weight:.1f} kg"
     elif fresh_scr is not None and not is_pediatric(facts, k):
         crcl = cockcroft_gault(
             k,

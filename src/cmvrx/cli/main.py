@@ -1,0 +1,425 @@
+"""The ``cmvrx`` command line: parse input, call ``cmvrx.api``, render, exit.
+
+Commands are thin wrappers over the façade; no clinical logic lives here. This module
+is the ONE place that maps errors to exit codes (``EXIT_CODES``, applied by
+``_CmvrxGroup.invoke`` to every command, including the ``course`` sub-app):
+
+====  ==========================================================================
+code  meaning
+====  ==========================================================================
+0     success
+1     another deliberate cmvrx error (``CmvrxError`` not listed below)
+2     input error: bad value, unit, contradiction, missing or stale data, usage
+3     not recommended: the knowledge refuses this drug/phase, or gives no dose
+4     knowledge error: the knowledge files (or an override) are malformed
+70    internal error: a bug in cmvrx (one line; ``CMVRX_DEBUG=1`` shows the trace)
+====  ==========================================================================
+
+Only this package prints or exits; the clock is read here (``as_of`` defaults to
+now, UTC) and nowhere in the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from cmvrx import api
+from cmvrx.errors import (
+    CmvrxError,
+    InputError,
+    KnowledgeError,
+    NotRecommendedError,
+)
+
+if TYPE_CHECKING:
+    from cmvrx.model.plan import DrugDose
+
+EXIT_OK = 0
+EXIT_OTHER = 1
+EXIT_INPUT = 2
+EXIT_NOT_RECOMMENDED = 3
+EXIT_KNOWLEDGE = 4
+EXIT_INTERNAL = 70
+
+#: Most specific first: the first matching class decides the exit code.
+EXIT_CODES: tuple[tuple[type[CmvrxError], int, str], ...] = (
+    (InputError, EXIT_INPUT, "error"),
+    (NotRecommendedError, EXIT_NOT_RECOMMENDED, "not recommended"),
+    (KnowledgeError, EXIT_KNOWLEDGE, "knowledge error"),
+    (CmvrxError, EXIT_OTHER, "error"),
+)
+
+#: ``cmvrx dose``: a result without a dose is not a success for a script.
+DOSE_STATUS_EXIT = {
+    "dose": EXIT_OK,
+    "insufficient_data": EXIT_INPUT,
+    "not_recommended": EXIT_NOT_RECOMMENDED,
+    "no_label_dose": EXIT_NOT_RECOMMENDED,
+}
+
+_FIELD_OPTIONS = "cmvrx.field_options"
+_JSON_HELP = "Print machine-readable JSON instead of the human report."
+
+
+def exit_code_for(exc: BaseException) -> tuple[int, str]:
+    """The exit code and message prefix for an exception."""
+    for kind, code, prefix in EXIT_CODES:
+        if isinstance(exc, kind):
+            return code, prefix
+    return EXIT_INTERNAL, "internal error"
+
+
+def _message(exc: BaseException, ctx: click.Context) -> str:
+    """One line; names the command-line option when the failing field came from one."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    field = getattr(exc, "field", None)
+    options: Mapping[str, str] = ctx.meta.get(_FIELD_OPTIONS, {})
+    if isinstance(field, str) and field in options:
+        text = f"{options[field]} ({text})"
+    if isinstance(exc, NotRecommendedError) and exc.cite:
+        text += f" — sources: {', '.join(exc.cite)}"
+    return text
+
+
+class _CmvrxGroup(TyperGroup):
+    """Runs every (sub)command under the single error → exit-code map."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            code, prefix = exit_code_for(exc)
+            if code == EXIT_INTERNAL:
+                if os.environ.get("CMVRX_DEBUG"):
+                    raise
+                prefix = f"internal error ({type(exc).__name__}; please report it)"
+            click.echo(f"cmvrx: {prefix}: {_message(exc, ctx)}", err=True)
+            if code == EXIT_INTERNAL:
+                click.echo("cmvrx: set CMVRX_DEBUG=1 to see the traceback", err=True)
+            raise click.exceptions.Exit(code) from None
+
+
+app = typer.Typer(
+    cls=_CmvrxGroup,
+    name="cmvrx",
+    help=(
+        "Clinical decision support for severe CMV disease: regimen, renally adjusted doses,"
+        " monitoring, maintenance. Decision support, not a prescriber.\n\n"
+        "Example: cmvrx plan examples/cns-encephalitis-hiv.yaml"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+knowledge_app = typer.Typer(
+    cls=_CmvrxGroup,
+    help="Inspect the loaded clinical knowledge.\n\nExample: cmvrx knowledge check",
+    no_args_is_help=True,
+)
+app.add_typer(knowledge_app, name="knowledge")
+
+
+def _register_course() -> None:
+    from cmvrx.cli.course import course_app
+
+    app.add_typer(course_app, name="course")
+
+
+_register_course()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _parse_as_of(text: str | None) -> datetime:
+    if text is None:
+        return _now()
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"{text!r} is not an ISO 8601 date-time (e.g. 2026-11-24T08:00Z)", field="--as-of"
+        ) from None
+    if value.tzinfo is None:
+        raise InputError(f"{text!r} has no time zone (e.g. 2026-11-24T08:00Z)", field="--as-of")
+    return value
+
+
+def _parse_overrides(items: list[str]) -> dict[str, float]:
+    if not items:
+        return {}
+    configurable = api.knowledge_summary()["not_confirmed"]
+    overrides: dict[str, float] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(f"{item!r} is not NAME=VALUE", field="--override")
+        if name not in configurable:
+            raise InputError(
+                f"{name!r} is not a configurable (NOT CONFIRMED) value; configurable: "
+                + ", ".join(configurable),
+                field="--override",
+            )
+        try:
+            overrides[name] = float(raw)
+        except ValueError:
+            raise InputError(f"{name}: {raw!r} is not a number", field="--override") from None
+    return overrides
+
+
+def _print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _console() -> Any:
+    from cmvrx.cli.render import console
+
+    return console()
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@app.command(
+    epilog="Example: cmvrx plan examples/cns-encephalitis-hiv.yaml --as-of 2026-11-24T08:00Z",
+)
+def plan(
+    case: Annotated[
+        str, typer.Argument(help="Case file (YAML or JSON; see `cmvrx schema`), or - for stdin.")
+    ],
+    json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", metavar="ISO", help="Time of the plan, with zone (default: now, UTC)."
+        ),
+    ] = None,
+    override: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--override",
+            metavar="NAME=VALUE",
+            help="Change a NOT CONFIRMED value (repeatable); see `cmvrx knowledge check`.",
+        ),
+    ] = None,
+) -> None:
+    """The complete treatment plan for one patient: regimen, doses, monitoring, maintenance."""
+    when = _parse_as_of(as_of)
+    overrides = _parse_overrides(override or [])
+    source: str | Path = sys.stdin.read() if case == "-" else Path(case)
+    knowledge = api.load_knowledge(overrides) if overrides else None
+    result = api.plan(api.load_case(source), as_of=when, knowledge=knowledge)
+    if json_output:
+        _print_json(result.to_dict())
+        return
+    from cmvrx.cli.render import render_plan
+
+    render_plan(_console(), result)
+
+
+# --------------------------------------------------------------------------- dose
+
+
+class Phase(StrEnum):
+    induction = "induction"
+    maintenance = "maintenance"
+    prophylaxis = "prophylaxis"
+    refractory_treatment = "refractory_treatment"
+    prevention = "prevention"
+
+
+class SexOption(StrEnum):
+    male = "male"
+    female = "female"
+
+
+class CreatinineUnit(StrEnum):
+    mg_dl = "mg/dL"
+    umol_l = "umol/L"
+
+
+class DialysisOption(StrEnum):
+    none = "none"
+    intermittent_hemodialysis = "intermittent_hemodialysis"
+    crrt = "crrt"
+    peritoneal = "peritoneal"
+
+
+class FoscarnetColumn(StrEnum):
+    q8h_60 = "60_q8h"
+    q12h_90 = "90_q12h"
+    per_day_90 = "90_per_day"
+    per_day_120 = "120_per_day"
+
+
+_DOSE_FIELDS = {
+    "patient.weight": "--weight",
+    "patient.age": "--age",
+    "patient.sex": "--sex",
+    "patient.height": "--height",
+    "renal.serum_creatinine": "--creatinine / --creatinine-unit",
+    "renal.dialysis": "--dialysis",
+    "medications": "--medication",
+    "drug": "DRUG",
+    "phase": "--phase",
+}
+
+
+@app.command(
+    epilog=(
+        "Example: cmvrx dose ganciclovir --phase induction --weight 70 --creatinine 1.1"
+        " --age 54 --sex female"
+    ),
+)
+def dose(
+    ctx: typer.Context,
+    drug: Annotated[str, typer.Argument(help="ganciclovir, valganciclovir, foscarnet, …")],
+    phase: Annotated[Phase, typer.Option("--phase", help="Treatment phase.")],
+    weight: Annotated[float, typer.Option("--weight", metavar="KG", help="Actual weight, kg.")],
+    age: Annotated[float, typer.Option("--age", metavar="YEARS", help="Age in years.")],
+    sex: Annotated[SexOption, typer.Option("--sex")],
+    creatinine: Annotated[
+        float | None,
+        typer.Option("--creatinine", metavar="VALUE", help="Serum creatinine (now)."),
+    ] = None,
+    creatinine_unit: Annotated[
+        CreatinineUnit, typer.Option("--creatinine-unit")
+    ] = CreatinineUnit.mg_dl,
+    dialysis: Annotated[DialysisOption, typer.Option("--dialysis")] = DialysisOption.none,
+    height: Annotated[float | None, typer.Option("--height", metavar="CM")] = None,
+    column: Annotated[
+        FoscarnetColumn | None,
+        typer.Option("--column", help="Foscarnet label column (induction or maintenance)."),
+    ] = None,
+    medication: Annotated[
+        list[str] | None,
+        typer.Option("--medication", metavar="NAME", help="A current medication (repeatable)."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
+    """One drug's dose for one phase from weight, age, sex and creatinine (no blood counts)."""
+    ctx.meta[_FIELD_OPTIONS] = _DOSE_FIELDS
+    when = _now()
+    result = api.dose(
+        drug,
+        phase=phase.value,
+        as_of=when,
+        weight_kg=weight,
+        age_years=age,
+        sex=sex.value,
+        creatinine=creatinine,
+        creatinine_unit=creatinine_unit.value,
+        dialysis=dialysis.value,
+        height_cm=height,
+        column=column.value if column else None,
+        medications=tuple(medication or ()),
+    )
+    knowledge = api.load_knowledge()
+    stamp = {
+        "cmvrx_version": _version(),
+        "knowledge_version": knowledge.version,
+        "knowledge_hash": knowledge.content_hash,
+        "as_of": when.isoformat(),
+    }
+    if json_output:
+        from cmvrx.model.plan import DISCLAIMER
+
+        _print_json({"dose": asdict(result), "provenance": {**stamp, "disclaimer": DISCLAIMER}})
+    else:
+        from cmvrx.cli.render import render_dose
+
+        render_dose(_console(), result, stamp)
+    _exit_for_status(result)
+
+
+def _exit_for_status(result: DrugDose) -> None:
+    code = DOSE_STATUS_EXIT[result.status]
+    if code != EXIT_OK:
+        raise typer.Exit(code)
+
+
+# --------------------------------------------------------------------------- knowledge
+
+
+@knowledge_app.command(
+    "check", epilog="Example: cmvrx knowledge check  (exit 4 if the knowledge is malformed)"
+)
+def knowledge_check(
+    json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
+    """Load and validate the knowledge files; print version, hash and counts."""
+    summary = api.knowledge_summary()
+    if json_output:
+        _print_json(summary)
+        return
+    from cmvrx.cli.render import render_knowledge_check
+
+    render_knowledge_check(_console(), summary)
+
+
+@knowledge_app.command("show", epilog="Example: cmvrx knowledge show foscarnet")
+def knowledge_show(
+    drug: Annotated[str | None, typer.Argument(help="One drug (default: all drugs).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
+    """The dose tables row by row, with their sources."""
+    summary = api.knowledge_summary(drug)
+    if json_output:
+        _print_json(summary)
+        return
+    from cmvrx.cli.render import render_knowledge_show
+
+    render_knowledge_show(_console(), summary)
+
+
+# --------------------------------------------------------------------------- misc
+
+
+@app.command(epilog="Example: cmvrx schema > case.schema.json")
+def schema() -> None:
+    """The JSON Schema of the case format (what `cmvrx plan` reads)."""
+    _print_json(api.plan_schema())
+
+
+def _version() -> str:
+    from cmvrx import __version__
+
+    return __version__
+
+
+@app.command(epilog="Example: cmvrx version")
+def version() -> None:
+    """The cmvrx version and the knowledge version and content hash."""
+    knowledge = api.load_knowledge()
+    click.echo(
+        f"cmvrx {_version()} (knowledge {knowledge.version}, hash {knowledge.content_hash})"
+    )
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    run()

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from cmvrx.api import dose, knowledge_summary, load_case, load_knowledge, plan, plan_schema  # noqa: E402
+from cmvrx.api import (  # noqa: E402
+    assess_course,
+    chart_course,
+    dose,
+    knowledge_summary,
+    load_case,
+    load_course,
+    load_knowledge,
+    plan,
+    plan_schema,
+)
 from cmvrx.errors import (  # noqa: E402
     CmvrxError,
     ContradictoryInputError,
@@ -39,9 +49,12 @@ __all__ = [
     "Plan",
     "UnitError",
     "__version__",
+    "assess_course",
+    "chart_course",
     "dose",
     "knowledge_summary",
     "load_case",
+    "load_course",
     "load_knowledge",
     "plan",
     "plan_schema",

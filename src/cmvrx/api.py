@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -15,6 +15,10 @@ from cmvrx.errors import InputError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.patient import Case
 from cmvrx.model.plan import DrugDose, Plan
+
+if TYPE_CHECKING:  # imported when first used: they cost ~50 ms of every `cmvrx plan`
+    from cmvrx.model.assessment import CourseAssessment
+    from cmvrx.model.course import Course
 
 
 @lru_cache(maxsize=1)
@@ -137,6 +141,72 @@ def knowledge_summary(
     from cmvrx.knowledge.summary import summarise
 
     return summarise(knowledge or load_knowledge(), drug)
+
+
+def load_course(source: Course | Mapping[str, Any] | str | Path) -> Course:
+    """A validated course (baseline case + events) from a ``Course``, a mapping, or a
+    YAML/JSON file path or text."""
+    from cmvrx.model.course import Course
+
+    if isinstance(source, Course):
+        return source
+    data: object = source
+    if isinstance(source, Path) or (
+        isinstance(source, str)
+        and "\n" not in source
+        and source.endswith((".yaml", ".yml", ".json"))
+    ):
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read course file: {exc.strerror}", field=str(path)) from exc
+        data = _parse_text(text, json_first=path.suffix == ".json")
+    elif isinstance(source, str):
+        data = _parse_text(source, json_first=source.lstrip().startswith("{"))
+    if not isinstance(data, Mapping):
+        raise InputError("a course must be a mapping (YAML/JSON object)")
+    try:
+        return Course.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "course"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        raise InputError(f"{first['msg']}{more}", field=where) from exc
+
+
+def assess_course(
+    course: Course | Mapping[str, Any] | str | Path,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+) -> CourseAssessment:
+    """Where a patient's course stands at ``as_of`` (timezone-aware): phase and day, doses
+    against today's renal function, tests due, toxicity, step-down, end of induction,
+    response and resistance, maintenance — every finding cited. Events after ``as_of``
+    are ignored; the order events arrived in does not matter."""
+    from cmvrx.engine.course import assess
+
+    _require_aware(as_of)
+    return assess(load_course(course), knowledge or load_knowledge(), as_of)
+
+
+def chart_course(
+    course: Course | Mapping[str, Any] | str | Path,
+    *,
+    as_of: datetime,
+    png_path: str | Path | None = None,
+    svg_path: str | Path | None = None,
+) -> list[Path]:
+    """Draw the course up to ``as_of`` (viral load on a log10 axis with the detection
+    limit, ANC, platelets and CrCl beneath, therapy periods as bands) to PNG and/or SVG;
+    the paths written. Needs matplotlib (``pip install 'cmvrx[course]'``)."""
+    from cmvrx.chart import draw_course
+
+    _require_aware(as_of)
+    return draw_course(
+        load_course(course), load_knowledge(), as_of=as_of, png_path=png_path, svg_path=svg_path
+    )
 
 
 def _require_aware(as_of: datetime) -> None:

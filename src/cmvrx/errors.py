@@ -7,8 +7,12 @@
     │   ├── UnitError                   an unknown or mismatched unit
     │   ├── ImplausibleValueError       outside the plausible range for a person
     │   ├── ContradictoryInputError     two inputs that cannot both be true
-    │   └── InsufficientDataError       a needed value is missing or stale: "measure X"
+    │   ├── InsufficientDataError       a needed value is missing or stale: "measure X"
+    │   ├── UnknownCourseError(LookupError)  no stored course has this id
+    │   └── DuplicateCourseError        a stored course already has this id
     ├── KnowledgeError                  the knowledge files are malformed (file + key)
+    ├── StorageError                    the course database failed, cannot be opened or
+    │                                   migrated, or a needed extra is not installed
     └── NotRecommendedError             a drug/phase the knowledge refuses (e.g. letermovir
                                         for treatment); carries the reason and rule id
 
@@ -48,6 +52,28 @@ class InsufficientDataError(InputError):
     def __init__(self, message: str, *, field: str | None = None, measure: str) -> None:
         self.measure = measure
         super().__init__(f"insufficient data: measure {measure} ({message})", field=field)
+
+
+class UnknownCourseError(InputError, LookupError):
+    """No stored course has this id."""
+
+    def __init__(self, course_id: str) -> None:
+        self.course_id = course_id
+        super().__init__(f"no course {course_id!r} in this database", field="course_id")
+
+
+class DuplicateCourseError(InputError):
+    """A stored course already has this id (ids are never reused)."""
+
+    def __init__(self, course_id: str) -> None:
+        self.course_id = course_id
+        super().__init__(
+            f"a course {course_id!r} already exists in this database", field="course_id"
+        )
+
+
+class StorageError(CmvrxError):
+    """The course database failed or cannot be used; the message names it (no password)."""
 
 
 class KnowledgeError(CmvrxError):

@@ -1,120 +1,36 @@
-"""The ``cmvrx`` command line: parse input, call ``cmvrx.api``, render, exit.
+"""The ``cmvrx`` command line: parse input, call ``cmvrx.api``, render.
 
-Commands are thin wrappers over the façade; no clinical logic lives here. This module
-is the ONE place that maps errors to exit codes (``EXIT_CODES``, applied by
-``_CmvrxGroup.invoke`` to every command, including the ``course`` sub-app):
-
-====  ==========================================================================
-code  meaning
-====  ==========================================================================
-0     success
-1     another deliberate cmvrx error (``CmvrxError`` not listed below)
-2     input error: bad value, unit, contradiction, missing or stale data, usage
-3     not recommended: the knowledge refuses this drug/phase, or gives no dose
-4     knowledge error: the knowledge files (or an override) are malformed
-70    internal error: a bug in cmvrx (one line; ``CMVRX_DEBUG=1`` shows the trace)
-====  ==========================================================================
-
-Only this package prints or exits; the clock is read here (``as_of`` defaults to
-now, UTC) and nowhere in the engine.
+Commands are thin wrappers over the façade; no clinical logic lives here. Errors
+become exit codes in one place, ``cmvrx.cli.exits`` (``CmvrxGroup``), for every
+command including the ``course`` sub-app. Only ``cmvrx.cli`` prints or exits; the
+clock is read here (``as_of`` defaults to now, UTC) and nowhere in the engine.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
-from typer.core import TyperGroup
 
 from cmvrx import api
-from cmvrx.errors import (
-    CmvrxError,
-    InputError,
-    KnowledgeError,
-    NotRecommendedError,
-)
+from cmvrx.cli.course import course_app
+from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
+from cmvrx.errors import InputError
 
 if TYPE_CHECKING:
     from cmvrx.model.plan import DrugDose
 
-EXIT_OK = 0
-EXIT_OTHER = 1
-EXIT_INPUT = 2
-EXIT_NOT_RECOMMENDED = 3
-EXIT_KNOWLEDGE = 4
-EXIT_INTERNAL = 70
-
-#: Most specific first: the first matching class decides the exit code.
-EXIT_CODES: tuple[tuple[type[CmvrxError], int, str], ...] = (
-    (InputError, EXIT_INPUT, "error"),
-    (NotRecommendedError, EXIT_NOT_RECOMMENDED, "not recommended"),
-    (KnowledgeError, EXIT_KNOWLEDGE, "knowledge error"),
-    (CmvrxError, EXIT_OTHER, "error"),
-)
-
-#: ``cmvrx dose``: a result without a dose is not a success for a script.
-DOSE_STATUS_EXIT = {
-    "dose": EXIT_OK,
-    "insufficient_data": EXIT_INPUT,
-    "not_recommended": EXIT_NOT_RECOMMENDED,
-    "no_label_dose": EXIT_NOT_RECOMMENDED,
-}
-
-_FIELD_OPTIONS = "cmvrx.field_options"
 _JSON_HELP = "Print machine-readable JSON instead of the human report."
 
 
-def exit_code_for(exc: BaseException) -> tuple[int, str]:
-    """The exit code and message prefix for an exception."""
-    for kind, code, prefix in EXIT_CODES:
-        if isinstance(exc, kind):
-            return code, prefix
-    return EXIT_INTERNAL, "internal error"
-
-
-def _message(exc: BaseException, ctx: click.Context) -> str:
-    """One line; names the command-line option when the failing field came from one."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    field = getattr(exc, "field", None)
-    options: Mapping[str, str] = ctx.meta.get(_FIELD_OPTIONS, {})
-    if isinstance(field, str) and field in options:
-        text = f"{options[field]} ({text})"
-    if isinstance(exc, NotRecommendedError) and exc.cite:
-        text += f" — sources: {', '.join(exc.cite)}"
-    return text
-
-
-class _CmvrxGroup(TyperGroup):
-    """Runs every (sub)command under the single error → exit-code map."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            code, prefix = exit_code_for(exc)
-            if code == EXIT_INTERNAL:
-                if os.environ.get("CMVRX_DEBUG"):
-                    raise
-                prefix = f"internal error ({type(exc).__name__}; please report it)"
-            click.echo(f"cmvrx: {prefix}: {_message(exc, ctx)}", err=True)
-            if code == EXIT_INTERNAL:
-                click.echo("cmvrx: set CMVRX_DEBUG=1 to see the traceback", err=True)
-            raise click.exceptions.Exit(code) from None
-
-
 app = typer.Typer(
-    cls=_CmvrxGroup,
+    cls=CmvrxGroup,
     name="cmvrx",
     help=(
         "Clinical decision support for severe CMV disease: regimen, renally adjusted doses,"
@@ -127,20 +43,12 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 knowledge_app = typer.Typer(
-    cls=_CmvrxGroup,
+    cls=CmvrxGroup,
     help="Inspect the loaded clinical knowledge.\n\nExample: cmvrx knowledge check",
     no_args_is_help=True,
 )
 app.add_typer(knowledge_app, name="knowledge")
-
-
-def _register_course() -> None:
-    from cmvrx.cli.course import course_app
-
-    app.add_typer(course_app, name="course")
-
-
-_register_course()
+app.add_typer(course_app, name="course")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -188,7 +96,7 @@ def _parse_overrides(items: list[str]) -> dict[str, float]:
 
 
 def _print_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def _console() -> Any:
@@ -201,11 +109,14 @@ def _console() -> Any:
 
 
 @app.command(
-    epilog="Example: cmvrx plan examples/cns-encephalitis-hiv.yaml --as-of 2026-11-24T08:00Z",
+    epilog="\b\nExample: cmvrx plan examples/cns-encephalitis-hiv.yaml --as-of 2026-11-24T08:00Z",
 )
 def plan(
     case: Annotated[
-        str, typer.Argument(help="Case file (YAML or JSON; see `cmvrx schema`), or - for stdin.")
+        str,
+        typer.Argument(
+            metavar="CASE", help="Case file (YAML or JSON; see `cmvrx schema`), or - for stdin."
+        ),
     ],
     json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
     as_of: Annotated[
@@ -287,13 +198,19 @@ _DOSE_FIELDS = {
 
 @app.command(
     epilog=(
-        "Example: cmvrx dose ganciclovir --phase induction --weight 70 --creatinine 1.1"
+        "\b\nExample: cmvrx dose ganciclovir --phase induction --weight 70 --creatinine 1.1"
         " --age 54 --sex female"
     ),
 )
 def dose(
     ctx: typer.Context,
-    drug: Annotated[str, typer.Argument(help="ganciclovir, valganciclovir, foscarnet, …")],
+    drug: Annotated[
+        str,
+        typer.Argument(
+            metavar="DRUG",
+            help="ganciclovir, valganciclovir, foscarnet, cidofovir, letermovir, maribavir.",
+        ),
+    ],
     phase: Annotated[Phase, typer.Option("--phase", help="Treatment phase.")],
     weight: Annotated[float, typer.Option("--weight", metavar="KG", help="Actual weight, kg.")],
     age: Annotated[float, typer.Option("--age", metavar="YEARS", help="Age in years.")],
@@ -318,7 +235,7 @@ def dose(
     json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
     """One drug's dose for one phase from weight, age, sex and creatinine (no blood counts)."""
-    ctx.meta[_FIELD_OPTIONS] = _DOSE_FIELDS
+    ctx.meta[FIELD_OPTIONS] = _DOSE_FIELDS
     when = _now()
     result = api.dose(
         drug,
@@ -355,6 +272,8 @@ def dose(
 def _exit_for_status(result: DrugDose) -> None:
     code = DOSE_STATUS_EXIT[result.status]
     if code != EXIT_OK:
+        why = result.reason or result.measure or result.status
+        typer.echo(f"cmvrx: no dose ({result.status.replace('_', ' ')}): {why}", err=True)
         raise typer.Exit(code)
 
 
@@ -362,7 +281,7 @@ def _exit_for_status(result: DrugDose) -> None:
 
 
 @knowledge_app.command(
-    "check", epilog="Example: cmvrx knowledge check  (exit 4 if the knowledge is malformed)"
+    "check", epilog="\b\nExample: cmvrx knowledge check  (exit 4 if the knowledge is malformed)"
 )
 def knowledge_check(
     json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
@@ -377,7 +296,7 @@ def knowledge_check(
     render_knowledge_check(_console(), summary)
 
 
-@knowledge_app.command("show", epilog="Example: cmvrx knowledge show foscarnet")
+@knowledge_app.command("show", epilog="\b\nExample: cmvrx knowledge show foscarnet")
 def knowledge_show(
     drug: Annotated[str | None, typer.Argument(help="One drug (default: all drugs).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
@@ -395,7 +314,7 @@ def knowledge_show(
 # --------------------------------------------------------------------------- misc
 
 
-@app.command(epilog="Example: cmvrx schema > case.schema.json")
+@app.command(epilog="\b\nExample: cmvrx schema > case.schema.json")
 def schema() -> None:
     """The JSON Schema of the case format (what `cmvrx plan` reads)."""
     _print_json(api.plan_schema())
@@ -407,18 +326,16 @@ def _version() -> str:
     return __version__
 
 
-@app.command(epilog="Example: cmvrx version")
+@app.command(epilog="\b\nExample: cmvrx version")
 def version() -> None:
     """The cmvrx version and the knowledge version and content hash."""
     knowledge = api.load_knowledge()
-    click.echo(
-        f"cmvrx {_version()} (knowledge {knowledge.version}, hash {knowledge.content_hash})"
-    )
+    typer.echo(f"cmvrx {_version()} (knowledge {knowledge.version}, hash {knowledge.content_hash})")
 
 
 def run() -> None:
     """Console-script entry point."""
-    app()
+    app(prog_name="cmvrx")
 
 
 if __name__ == "__main__":

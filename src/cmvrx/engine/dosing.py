@@ -9,7 +9,8 @@ everything else becomes a ``DrugDose`` whose status says why there is no dose
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 from cmvrx.engine.predicates import GANCICLOVIR_CLASS, Situation
 from cmvrx.knowledge.bundle import Knowledge
@@ -80,28 +81,31 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
     k = s.knowledge
     drug = k.drug(drug_id)
     schedule = k.schedule_for(drug_id, phase, column_for(s, drug_id, phase))
-    base = DrugDose(
-        drug=drug.id,
-        drug_name=drug.name,
-        phase=phase,
-        status="insufficient_data",
-        rule_id=schedule.id,
-        schedule_title=schedule.title,
-        route=drug.administration.route,
-        cite=schedule.cite,
-        instructions=drug.administration.instructions,
-    )
+    # The fields every outcome shares; each outcome builds its DrugDose once (a
+    # replace() of a 30-field frozen dataclass per dose was a hot spot of a warm plan).
+    base: dict[str, Any] = {
+        "drug": drug.id,
+        "drug_name": drug.name,
+        "phase": phase,
+        "status": "insufficient_data",
+        "rule_id": schedule.id,
+        "schedule_title": schedule.title,
+        "route": drug.administration.route,
+        "cite": schedule.cite,
+        "instructions": drug.administration.instructions,
+        "warnings": drug.warning,
+    }
     if check_counts and drug_id in GANCICLOVIR_CLASS:
-        blocked = _counts_problem(s, base)
+        blocked = _counts_problem(s)
         if blocked is not None:
-            return replace(blocked, rule_id=f"{schedule.id}#blood-counts")
+            return DrugDose(**{**base, **blocked, "rule_id": f"{schedule.id}#blood-counts"})
     row, rule_id, basis, band_text = _select_row(s, schedule)
     if isinstance(row, str):  # no row: the string says what is missing or why
         if rule_id.endswith("#dialysis"):
-            return replace(base, status="no_label_dose", rule_id=rule_id, reason=row)
-        return replace(base, rule_id=rule_id, reason=row, measure=row)
+            return _outcome(base, status="no_label_dose", rule_id=rule_id, reason=row)
+        return _outcome(base, rule_id=rule_id, reason=row, measure=row)
     if not row.recommended:
-        return replace(
+        return _outcome(
             base,
             status="not_recommended",
             rule_id=rule_id,
@@ -115,20 +119,24 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
     return _dose(s, drug, schedule, row, rule_id, basis, band_text, base)
 
 
-def _counts_problem(s: Situation, base: DrugDose) -> DrugDose | None:
+def _outcome(base: dict[str, Any], **fields: Any) -> DrugDose:
+    return DrugDose(**{**base, **fields})
+
+
+def _counts_problem(s: Situation) -> dict[str, Any] | None:
+    """The DrugDose fields that block a ganciclovir-class dose on blood counts, if any."""
     f = s.facts
     counts = (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
     missing = [name for name, r in counts if r is None or not r.fresh]
     if missing:
         text = "CBC: " + ", ".join(missing) + " (missing or older than the freshness limit)"
-        return replace(base, reason=text, measure=text)
+        return {"reason": text, "measure": text}
     if s.cytopenias:
-        return replace(
-            base,
-            status="not_recommended",
-            reason="do not start: " + "; ".join(s.cytopenias),
-            instead="foscarnet; G-CSF can ameliorate marrow suppression",
-        )
+        return {
+            "status": "not_recommended",
+            "reason": "do not start: " + "; ".join(s.cytopenias),
+            "instead": "foscarnet; G-CSF can ameliorate marrow suppression",
+        }
     return None
 
 
@@ -171,7 +179,7 @@ def _dose(
     rule_id: str,
     basis: str,
     band_text: str,
-    base: DrugDose,
+    base: dict[str, Any],
 ) -> DrugDose:
     assert row.dose is not None and row.interval is not None  # recommended rows have both
     per_kg = drug.dose_unit == "mg/kg"
@@ -184,7 +192,7 @@ def _dose(
         drug, exact, per_admin_max * weight if per_kg else per_admin_max
     )
     per_day = row.dose * row.interval.administrations_per_week / 7
-    return replace(
+    return _outcome(
         base,
         status="dose",
         rule_id=rule_id,
@@ -292,11 +300,16 @@ def _instead(drug_id: str) -> str:
 
 
 def per_kg_renal_refusal(k: Knowledge, renal: RenalFunction, column: str) -> bool:
-    """Does foscarnet's induction table refuse this CrCl/kg (< 0.4 mL/min/kg)?"""
+    """Does foscarnet's induction table refuse this CrCl/kg (< 0.4 mL/min/kg), or this
+    patient on intermittent hemodialysis (the US label has no foscarnet HD dose)?"""
+    schedule = k.schedule_for("foscarnet", "induction", column)
+    if renal.dialysis == "intermittent_hemodialysis":
+        # Without this, CNS disease on HD kept the "combination" regimen with foscarnet
+        # undosed and no single-agent/specialist-review alert (S-FOS-MEDLIB6, S-FOS-UCSF).
+        return schedule.hemodialysis is not None and not schedule.hemodialysis.recommended
     value = renal.clearance_per_kg_ml_min_kg
     if value is None or renal.dialysis != "none" or renal.insufficient:
         return False
-    schedule = k.schedule_for("foscarnet", "induction", column)
     if schedule.measure != "crcl_ml_min_per_kg":
         return False
     return not find_band(schedule, value).recommended

@@ -38,7 +38,11 @@ def _unusable_reasons(s: Situation) -> str:
         if "foscarnet" in s.resistant_to:
             why.append("resistance")
         if s.foscarnet_renal_refusal:
-            why.append("CrCl < 0.4 mL/min/kg")
+            why.append(
+                "no label dose on hemodialysis"
+                if s.renal.dialysis == "intermittent_hemodialysis"
+                else "CrCl < 0.4 mL/min/kg"
+            )
         reasons.append("foscarnet: " + ", ".join(why))
     if s.cidofovir_problems and "cidofovir" not in s.regimen_drugs:
         reasons.append("cidofovir: " + "; ".join(s.cidofovir_problems))
@@ -48,7 +52,8 @@ def _unusable_reasons(s: Situation) -> str:
 def _resistance_summary(s: Situation) -> str:
     from cmvrx.engine.resistance import describe
 
-    return "; ".join(describe(m, s.knowledge) for m in s.facts.case.resistance_mutations)
+    # sorted: the plan must not depend on the order the mutations were entered in
+    return "; ".join(sorted(describe(m, s.knowledge) for m in s.facts.case.resistance_mutations))
 
 
 def alert_context(s: Situation) -> Mapping[str, str]:

@@ -144,6 +144,11 @@ def _cidofovir_problems(s: Situation) -> tuple[str, ...]:
     scr_limit = k.number("cidofovir_max_serum_creatinine")
     if r.serum_creatinine_mg_dl is not None and r.serum_creatinine_mg_dl > scr_limit:
         problems.append(f"SCr {r.serum_creatinine_mg_dl:g} > {scr_limit:g} mg/dL")
+    # Boxed warning: SCr (not only urine protein) within 48 h before each dose; the general
+    # 72 h creatinine freshness limit is not enough for cidofovir (S-CDV-GLOBALRPH).
+    lab_age = k.number("cidofovir_lab_max_age_hours")
+    if f.creatinine is None or f.creatinine.age_hours > lab_age:
+        problems.append(f"serum creatinine within {lab_age:g} h: measure it")
     problems.extend(_urine_protein_problems(f, k))
     return tuple(problems)
 
@@ -190,9 +195,11 @@ def _maintenance(s: Situation) -> p.Maintenance:
         if holds(s, (), o.unless)
     )
 
+    context = alert_context(s)  # once per plan: it is the hot spot of a warm plan
+
     def crit(kind: str) -> tuple[p.Criterion, ...]:
         return tuple(
-            p.Criterion(c.id, render(c.text, alert_context(s)), c.grade.value, c.cite)
+            p.Criterion(c.id, render(c.text, context), c.grade.value, c.cite)
             for c in k.criteria(kind)
         )
 

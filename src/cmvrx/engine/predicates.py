@@ -206,4 +206,11 @@ PREDICATES: Mapping[str, Predicate] = {
 
 def holds(s: Situation, when: tuple[str, ...], unless: tuple[str, ...] = ()) -> bool:
     """True when every ``when`` predicate holds and no ``unless`` predicate does."""
-    return all(PREDICATES[n](s) for n in when) and not any(PREDICATES[n](s) for n in unless)
+    # Plain loops, not all()/any() over generators: a plan asks this ~60 times.
+    for name in when:
+        if not PREDICATES[name](s):
+            return False
+    for name in unless:  # noqa: SIM110 - a plain loop on purpose (hot path)
+        if PREDICATES[name](s):
+            return False
+    return True

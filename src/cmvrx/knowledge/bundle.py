@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from cmvrx.errors import KnowledgeError
 from cmvrx.knowledge.schema import (
     Alert,
+    CourseFile,
+    CourseRule,
     Criterion,
     Drug,
     MaintenanceFile,
@@ -44,6 +46,7 @@ class Knowledge:
     maintenance: MaintenanceFile
     overridden: tuple[str, ...] = ()
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    course: CourseFile | None = None
 
     def param(self, name: str) -> Parameter:
         try:
@@ -77,3 +80,11 @@ class Knowledge:
     def criteria(self, kind: str) -> tuple[Criterion, ...]:
         section: tuple[Criterion, ...] = getattr(self.maintenance, kind)
         return section
+
+    def course_rule(self, rule_id: str) -> CourseRule:
+        """A course-finding rule of course.toml by id."""
+        if self.course is not None:
+            for rule in self.course.rule:
+                if rule.id == rule_id:
+                    return rule
+        raise KnowledgeError(f"course.toml: no rule {rule_id!r}")

@@ -26,6 +26,7 @@ from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import (
     AlertsFile,
     CitationsFile,
+    CourseFile,
     Drug,
     Grade,
     MaintenanceFile,
@@ -47,6 +48,7 @@ OTHER_FILES = (
     "monitoring",
     "resistance",
     "maintenance",
+    "course",
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -114,6 +116,7 @@ def load(
         maintenance=_validate("maintenance", MaintenanceFile, data["maintenance"]),
         overridden=tuple(sorted(overrides or {})),
         schedules={s.id: s for d in drugs.values() for s in d.schedule},
+        course=_validate("course", CourseFile, data["course"]),
     )
     _check(knowledge)
     return knowledge
@@ -193,6 +196,7 @@ def _check_unique_ids(k: Knowledge) -> None:
         *(a.id for a in k.alerts),
         *(m.id for m in k.monitoring),
         *(r.id for r in k.resistance),
+        *(r.id for r in (k.course.rule if k.course else ())),
     ]
     seen: set[str] = set()
     for item in ids:
@@ -229,6 +233,7 @@ def _check_citations(k: Knowledge) -> None:
         "monitoring": k.monitoring,
         "resistance": k.resistance,
         "maintenance": k.maintenance,
+        "course": k.course,
         **{d.id: d for d in k.drugs.values()},
     }
     for root, obj in roots.items():

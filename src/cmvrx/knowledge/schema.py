@@ -305,6 +305,10 @@ class Alert(_Strict):
     cite: Cite
 
 
+#: Recorded course results a monitoring item can be satisfied by (see engine/course_monitoring.py).
+Tracked = Literal["cmv_pcr", "creatinine", "cbc", "electrolytes", "urine_protein", "cd4"]
+
+
 class Monitoring(_Strict):
     id: str
     test: str
@@ -312,6 +316,9 @@ class Monitoring(_Strict):
     phase: Literal["induction", "maintenance", "all", "before_each_dose"]
     frequency: str
     every_days: float | None = Field(None, gt=0, description="Longest allowed gap, in days.")
+    tracks: tuple[Tracked, ...] = Field(
+        (), description="Course results that satisfy this test (course follow-up); () = not tracked."
+    )
     grade: Grade
     cite: Cite
 
@@ -392,3 +399,43 @@ class MaintenanceFile(_Strict):
     stop: tuple[Criterion, ...]
     restart: tuple[Criterion, ...]
     lifelong: tuple[Criterion, ...]
+
+
+class CourseRule(_Strict):
+    """A finding the course assessment can raise: severity, grade and sources.
+
+    The engine decides when it applies (engine/course*.py); its numbers are parameters,
+    monitoring cadences and regimen durations, never written in code.
+    """
+
+    id: str
+    kind: Literal[
+        "phase",
+        "order",
+        "test",
+        "toxicity",
+        "step_down",
+        "end_of_induction",
+        "response",
+        "resistance",
+        "maintenance",
+    ]
+    severity: Literal["info", "warning", "critical"]
+    title: str
+    grade: Grade
+    cite: Cite
+
+
+class Genotype(_Strict):
+    """Which genes to genotype when refractory CMV is suspected."""
+
+    genes: Annotated[tuple[str, ...], Field(min_length=1)]
+    after_letermovir: tuple[str, ...] = ()
+    after_maribavir: tuple[str, ...] = ()
+    grade: Grade
+    cite: Cite
+
+
+class CourseFile(_Strict):
+    genotype: Genotype
+    rule: tuple[CourseRule, ...]

@@ -68,6 +68,7 @@ class DrugDose:
     infusion: tuple[str, ...] = ()
     hydration: tuple[str, ...] = ()
     instructions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     note: str = ""
     reason: str = ""
     instead: str = ""

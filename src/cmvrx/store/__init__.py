@@ -1,0 +1,36 @@
+"""Persistence of treatment courses: the ``CourseStore`` port and how to open one.
+
+``open_store(url)`` gives the SQLAlchemy implementation for a SQLite file (the embedded
+default, no server) or a PostgreSQL server (``postgresql+psycopg://…``). Importing this
+package does not import SQLAlchemy; ``open_store`` does, and names the extra to install
+when it is missing. See ``docs/course-storage.md``.
+"""
+
+from __future__ import annotations
+
+from cmvrx.store.port import CourseStore, CourseSummary, EventInput, StoredAssessment
+from cmvrx.store.url import DEFAULT_SQLITE_FILE, ENV_DB_URL, describe_url, resolve_url
+
+__all__ = [
+    "DEFAULT_SQLITE_FILE",
+    "ENV_DB_URL",
+    "CourseStore",
+    "CourseSummary",
+    "EventInput",
+    "StoredAssessment",
+    "describe_url",
+    "open_store",
+    "resolve_url",
+]
+
+
+def open_store(url: str | None = None) -> CourseStore:
+    """Open (and migrate to the current schema) the course database at ``url``.
+
+    ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://…``) or a
+    plain file path (a SQLite file); ``None`` means ``$CMVRX_DB_URL`` or
+    ``./cmvrx-courses.sqlite``.
+    """
+    from cmvrx.store.sql import SqlCourseStore
+
+    return SqlCourseStore.open(resolve_url(url))

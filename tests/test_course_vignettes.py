@@ -145,9 +145,27 @@ def test_events_after_as_of_are_ignored(path: Path) -> None:
     reference = cmvrx.assess_course(course, as_of=as_of).to_dict()
     later = as_of + timedelta(hours=1)
     late = [
-        {"kind": "lab", "at": later.isoformat(), "analyte": "creatinine", "value": 9.0, "unit": "mg/dL"},
-        {"kind": "lab", "at": later.isoformat(), "analyte": "anc", "value": 100, "unit": "cells/uL"},
-        {"kind": "cmv_pcr", "at": later.isoformat(), "result": "detected", "value": 9e6, "lower_limit": 35},
+        {
+            "kind": "lab",
+            "at": later.isoformat(),
+            "analyte": "creatinine",
+            "value": 9.0,
+            "unit": "mg/dL",
+        },
+        {
+            "kind": "lab",
+            "at": later.isoformat(),
+            "analyte": "anc",
+            "value": 100,
+            "unit": "cells/uL",
+        },
+        {
+            "kind": "cmv_pcr",
+            "at": later.isoformat(),
+            "result": "detected",
+            "value": 9e6,
+            "lower_limit": 35,
+        },
         {"kind": "regimen_changed", "at": later.isoformat(), "phase": "stopped", "orders": []},
     ]
     data = course.model_dump(mode="json")
@@ -172,7 +190,9 @@ def test_load_course_reads_yaml_and_json_files(tmp_path: Path) -> None:
     assert cmvrx.load_course(yaml_file) == course
     assert cmvrx.load_course(str(json_file)) == course
     with pytest.raises(cmvrx.InputError, match="events"):
-        cmvrx.load_course({"course_id": "x", "baseline": data["course"]["baseline"], "events": [{"kind": "nope"}]})
+        cmvrx.load_course(
+            {"course_id": "x", "baseline": data["course"]["baseline"], "events": [{"kind": "nope"}]}
+        )
 
 
 def test_every_course_rule_is_raised_by_some_vignette() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from cmvrx.api import (  # noqa: E402
+from cmvrx.api import (
     assess_course,
     chart_course,
     dose,
@@ -22,7 +22,7 @@ from cmvrx.api import (  # noqa: E402
     plan,
     plan_schema,
 )
-from cmvrx.errors import (  # noqa: E402
+from cmvrx.errors import (
     CmvrxError,
     ContradictoryInputError,
     ImplausibleValueError,
@@ -32,8 +32,8 @@ from cmvrx.errors import (  # noqa: E402
     NotRecommendedError,
     UnitError,
 )
-from cmvrx.model.patient import Case  # noqa: E402
-from cmvrx.model.plan import DISCLAIMER, DrugDose, Plan  # noqa: E402
+from cmvrx.model.patient import Case
+from cmvrx.model.plan import DISCLAIMER, DrugDose, Plan
 
 __all__ = [
     "DISCLAIMER",

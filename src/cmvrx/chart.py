@@ -1,5 +1,6 @@
 """Draw a treatment course: CMV viral load (log10) above ANC, platelets and CrCl on a
-shared time axis, with the therapy periods (drug, dose) as shaded bands.
+shared time axis, with the therapy periods (drug, dose) as shaded bands listed in a
+legend above the chart.
 
 matplotlib is imported here only, lazily, with the Agg backend (no display needed);
 ``import cmvrx`` never imports it. Every series carries a ``gid`` (SVG element id) so a
@@ -49,11 +50,14 @@ def draw_course(
     _viral_load(axes[0], events)
     _series(axes[1], _lab_series(events, course, "anc"), "ANC (cells/µL)", "anc", "#2F4B7C")
     _series(
-        axes[2], _lab_series(events, course, "platelets"), "Platelets (cells/µL)", "platelets",
+        axes[2],
+        _lab_series(events, course, "platelets"),
+        "Platelets (cells/µL)",
+        "platelets",
         "#665191",
-    )  # fmt: skip
+    )
     _series(axes[3], _crcl_series(course, k, events), "CrCl (mL/min, C–G)", "crcl", "#A05195")
-    _therapy_bands(axes, events, as_of)
+    therapy_lines = _therapy_bands(axes, events, as_of)
     _thresholds(axes, k)
     for ax in axes:
         ax.axvline(as_of, color="black", linewidth=1, linestyle=":", gid="as_of")
@@ -61,7 +65,7 @@ def draw_course(
     axes[-1].set_xlabel("Date")
     fig.autofmt_xdate()
     fig.text(0.01, 0.005, DISCLAIMER, fontsize=6.5, color="#555555")
-    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.02, 1, 0.95 - 0.022 * (therapy_lines + 1)))
     written: list[Path] = []
     for path, fmt in ((png_path, "png"), (svg_path, "svg")):
         if path is not None:
@@ -76,9 +80,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise StorageError(
-            "charts need matplotlib: pip install 'cmvrx[course]'"
-        ) from exc
+        raise StorageError("charts need matplotlib: pip install 'cmvrx[course]'") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -88,77 +90,179 @@ def _pyplot() -> Any:
 def _viral_load(ax: Any, events: Sequence[Event]) -> None:
     pcrs = [e for e in events if isinstance(e, CmvPcr) and e.specimen in BLOOD_SPECIMENS]
     ax.set_yscale("log")
-    ax.set_ylabel("CMV DNA (IU/mL, log10)")
-    ax.set_title("CMV viral load (blood PCR)", loc="left", fontsize=10)
-    detected = [(p.at, p.value if p.result == "detected" and p.value else p.lower_limit) for p in pcrs if p.result != "not_detected"]
+    ax.set_ylabel("CMV DNA, blood PCR\n(IU/mL, log10 axis)")
+    detected = [(p.at, p.value) for p in pcrs if p.result == "detected" and p.value]
     if detected:
-        ax.plot(*zip(*detected, strict=True), marker="o", color="#C0392B", label="detected", gid="cmv_pcr_detected")
+        ax.plot(
+            *zip(*detected, strict=True),
+            marker="o",
+            color="#C0392B",
+            label="detected (IU/mL)",
+            gid="cmv_pcr_detected",
+        )
+    below = [
+        (p.at, p.lower_limit)
+        for p in pcrs
+        if p.result != "not_detected" and not (p.result == "detected" and p.value)
+    ]
+    if below:
+        ax.plot(
+            *zip(*below, strict=True),
+            linestyle="none",
+            marker="s",
+            markerfacecolor="white",
+            markeredgecolor="#C0392B",
+            markersize=8,
+            label="detected, below the limit",
+            gid="cmv_pcr_below_limit",
+        )
     nd = [(p.at, p.lower_limit) for p in pcrs if p.result == "not_detected"]
     if nd:
-        ax.plot(*zip(*nd, strict=True), linestyle="none", marker="v", markerfacecolor="white", markeredgecolor="#27AE60", markersize=9, label="not detected (at assay limit)", gid="cmv_pcr_not_detected")  # fmt: skip
+        ax.plot(
+            *zip(*nd, strict=True),
+            linestyle="none",
+            marker="v",
+            markerfacecolor="white",
+            markeredgecolor="#27AE60",
+            markersize=9,
+            label="not detected (at assay limit)",
+            gid="cmv_pcr_not_detected",
+        )
     if pcrs:
         limit = pcrs[-1].lower_limit
-        ax.axhline(limit, color="#27AE60", linestyle="--", linewidth=1, label=f"detection limit {limit:g} IU/mL", gid="detection_limit")  # fmt: skip
-        top = max(v for _, v in detected) if detected else limit
+        ax.axhline(
+            limit,
+            color="#27AE60",
+            linestyle="--",
+            linewidth=1,
+            label=f"detection limit {limit:g} IU/mL",
+            gid="detection_limit",
+        )
+        top = max((v for _, v in detected), default=limit)
         ax.set_ylim(limit / 3, max(top * 3, limit * 10))
     else:
         ax.text(0.5, 0.5, "no blood CMV PCR recorded", transform=ax.transAxes, ha="center")
     ax.legend(loc="upper right", fontsize=8)
 
 
-def _series(ax: Any, points: list[tuple[datetime, float]], label: str, gid: str, colour: str) -> None:
+def _series(
+    ax: Any, points: list[tuple[datetime, float]], label: str, gid: str, colour: str
+) -> None:
     ax.set_ylabel(label)
     if points:
         ax.plot(*zip(*points, strict=True), marker=".", color=colour, label=label, gid=gid)
+        ax.set_ylim(0, max(v for _, v in points) * 1.25)
     else:
-        ax.text(0.5, 0.5, f"no {label.split(' (')[0]} recorded", transform=ax.transAxes, ha="center")
+        ax.text(
+            0.5, 0.5, f"no {label.split(' (')[0]} recorded", transform=ax.transAxes, ha="center"
+        )
 
 
-def _lab_series(events: Sequence[Event], course: Course, analyte: str) -> list[tuple[datetime, float]]:
+def _lab_series(
+    events: Sequence[Event], course: Course, analyte: str
+) -> list[tuple[datetime, float]]:
     out: list[tuple[datetime, float]] = []
     base = getattr(course.baseline.blood_counts, analyte, None)
     if base is not None:
-        out.append((base.measured_at, to_internal(base.value, base.unit, "cell_count", field=analyte)))
+        out.append(
+            (base.measured_at, to_internal(base.value, base.unit, "cell_count", field=analyte))
+        )
     for e in events:
         if isinstance(e, Lab) and e.analyte.value == analyte and e.value is not None and e.unit:
             out.append((e.at, to_internal(e.value, e.unit, "cell_count", field=analyte)))
     return sorted(out)
 
 
-def _crcl_series(course: Course, k: Knowledge, events: Sequence[Event]) -> list[tuple[datetime, float]]:
+def _crcl_series(
+    course: Course, k: Knowledge, events: Sequence[Event]
+) -> list[tuple[datetime, float]]:
     """Cockcroft–Gault CrCl at each creatinine, with the weight known then."""
     from cmvrx.engine.course_state import build_state
 
     times = sorted(
-        {e.at for e in events if isinstance(e, Lab) and e.analyte.value == "creatinine" and e.value is not None}
-        | ({course.baseline.renal.serum_creatinine.measured_at} if course.baseline.renal.serum_creatinine else set())
-    )  # fmt: skip
+        {
+            e.at
+            for e in events
+            if isinstance(e, Lab) and e.analyte.value == "creatinine" and e.value is not None
+        }
+        | (
+            {course.baseline.renal.serum_creatinine.measured_at}
+            if course.baseline.renal.serum_creatinine
+            else set()
+        )
+    )
     out = []
     for t in times:
         st = build_state(course, k, t)
         renal = renal_assess(read_facts(st.case, k, t), k)
-        if renal.creatinine_clearance_ml_min is not None and math.isfinite(renal.creatinine_clearance_ml_min):
+        if renal.creatinine_clearance_ml_min is not None and math.isfinite(
+            renal.creatinine_clearance_ml_min
+        ):
             out.append((t, renal.creatinine_clearance_ml_min))
     return out
 
 
-def _therapy_bands(axes: Any, events: Sequence[Event], as_of: datetime) -> None:
+def _therapy_bands(axes: Any, events: Sequence[Event], as_of: datetime) -> int:
+    """Each therapy period as a shaded band on every panel, listed in a legend on top;
+    the number of legend lines."""
+    from matplotlib.patches import Patch
+
     periods = [p for p in therapy_periods(events) if p.orders]
     colours: dict[str, str] = {}
+    handles = []
+    labels: list[str] = []
     for i, period in enumerate(periods):
-        label = " + ".join(f"{o.drug.value} {o.dose_mg:g} mg {o.interval}" for o in period.orders)
-        key = "+".join(sorted(period.drugs))
+        doses = " + ".join(f"{o.drug.value} {o.dose_mg:g} mg {o.interval}" for o in period.orders)
+        key = f"{period.phase}: {doses}"  # each distinct dosing its own colour
         colour = colours.setdefault(key, _BAND_COLOURS[len(colours) % len(_BAND_COLOURS)])
         end = period.end or as_of
         for j, ax in enumerate(axes):
-            ax.axvspan(period.start, end, color=colour, alpha=0.12, gid=f"therapy_{i}_{j}")
-        axes[0].text(
-            period.start, 0.97 - 0.1 * (i % 3), f" {period.phase.replace('_', '-')}: {label}",
-            transform=axes[0].get_xaxis_transform(), fontsize=7, va="top", rotation=0,
-            color=colour, gid=f"therapy_label_{i}",
-        )  # fmt: skip
+            ax.axvspan(period.start, end, color=colour, alpha=0.13, gid=f"therapy_{i}_{j}")
+        label = (
+            f"{period.start:%m-%d} → {'ongoing' if period.end is None else format(end, '%m-%d')} "
+            f"{period.phase.replace('_', '-')}: {doses}"
+        )
+        handles.append(Patch(facecolor=colour, alpha=0.35, label=label))
+        labels.append(label)
+    if handles:
+        from matplotlib.legend import Legend
+
+        legend = Legend(
+            axes[0],
+            handles,
+            labels,
+            loc="lower left",
+            bbox_to_anchor=(0, 1.01),
+            fontsize=8,
+            ncol=1 if len(handles) < 4 else 2,
+            frameon=False,
+            title="Therapy (shaded bands)",
+            title_fontsize=8,
+            alignment="left",
+        )
+        legend.set_gid("therapy_legend")
+        axes[0].add_artist(legend)
+    return len(handles) if len(handles) < 4 else (len(handles) + 1) // 2
 
 
 def _thresholds(axes: Any, k: Knowledge) -> None:
-    axes[1].axhline(k.number("ganciclovir_min_anc"), color="#C0392B", linestyle="--", linewidth=0.8, gid="anc_threshold")  # fmt: skip
-    axes[2].axhline(k.number("ganciclovir_min_platelets"), color="#C0392B", linestyle="--", linewidth=0.8, gid="platelet_threshold")  # fmt: skip
+    anc = k.number("ganciclovir_min_anc")
+    platelets = k.number("ganciclovir_min_platelets")
+    axes[1].axhline(
+        anc,
+        color="#C0392B",
+        linestyle="--",
+        linewidth=0.8,
+        gid="anc_threshold",
+        label=f"ganciclovir hold < {anc:g}",
+    )
+    axes[2].axhline(
+        platelets,
+        color="#C0392B",
+        linestyle="--",
+        linewidth=0.8,
+        gid="platelet_threshold",
+        label=f"ganciclovir hold < {platelets:g}",
+    )
+    for ax in axes[1:3]:
+        ax.legend(loc="best", fontsize=8)

@@ -58,11 +58,12 @@ def test_killing_a_writer_loses_no_acknowledged_event(
         finally:
             reopened.close()
         stored = len(course.events)
+        seen = f"round {_round}: acknowledged {acked[0]}…{acked[-1]}, stored {stored}"
         assert acked == list(range(acked_total + 1, acked_total + len(acked) + 1))
-        assert stored >= acked[-1], "an acknowledged event was lost"
+        assert stored >= acked[-1], f"an acknowledged event was lost ({seen})"
         # At most the batch in flight committed without being acknowledged, and whole.
-        assert stored - acked[-1] in (0, batch_size)
-        assert stored % batch_size == 0, "a batch was half-written"
+        assert stored - acked[-1] in (0, batch_size), seen
+        assert stored % batch_size == 0, f"a batch was half-written ({seen})"
         assert all(isinstance(e, Note) for e in course.events)
         assert [e.text for e in course.events if isinstance(e, Note)] == [
             f"event {n}" for n in range(1, stored + 1)
@@ -93,6 +94,9 @@ def _check_sqlite_integrity(url: str) -> None:
         return
     import sqlite3
 
-    with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()

@@ -200,6 +200,44 @@ def assess(
     render_assessment(_console(), result, assessment_id=assessment_id)
 
 
+@course_app.command(
+    "chart",
+    epilog=(
+        "Example: cmvrx course chart example-course-cns --as-of 2026-12-15T12:00Z"
+        " --png course.png --svg course.svg"
+    ),
+)
+def chart(
+    course_id: Annotated[str, typer.Argument(help="The course to draw.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", metavar="ISO", help="Draw the course up to this time (default: now, UTC)."
+        ),
+    ] = None,
+    png: Annotated[
+        str | None, typer.Option("--png", metavar="FILE.png", help="Write a PNG here.")
+    ] = None,
+    svg: Annotated[
+        str | None, typer.Option("--svg", metavar="FILE.svg", help="Write an SVG here.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Chart the course: viral load (log10, detection limit), ANC, platelets, CrCl, therapy bands.
+
+    Without --png/--svg, writes COURSE_ID.png and COURSE_ID.svg in the current directory.
+    """
+    from cmvrx import api
+
+    when = _parse_as_of(as_of)
+    if png is None and svg is None:
+        png, svg = f"{course_id}.png", f"{course_id}.svg"
+    with _store(db) as store:
+        course = store.get_course(course_id)
+    written = api.chart_course(course, as_of=when, png_path=png, svg_path=svg)
+    typer.echo("wrote " + ", ".join(str(path) for path in written))
+
+
 def _parse_as_of(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)  # the CLI reads the clock; the engine never does

@@ -2,8 +2,9 @@
 
 Order: state at ``as_of`` (course_state) → phase and day → active orders against
 today's renal function (course_orders) → tests due (course_monitoring) → toxicity
-(course_toxicity) → step-down, end of induction, response, resistance (course_response)
-→ maintenance (course_maintenance) → findings sorted, sources and provenance.
+(course_toxicity) → step-down and end of induction (course_induction) → response and
+resistance (course_response) → maintenance (course_maintenance) → findings sorted,
+sources and provenance.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import math
 from datetime import datetime
 
 from cmvrx import __version__
+from cmvrx.engine.course_induction import end_of_induction, step_down
 from cmvrx.engine.course_maintenance import maintenance
-from cmvrx.engine.course_monitoring import test_statuses
+from cmvrx.engine.course_monitoring import monitoring_statuses
 from cmvrx.engine.course_orders import check_orders
-from cmvrx.engine.course_response import end_of_induction, resistance, response, step_down
+from cmvrx.engine.course_response import resistance, response
 from cmvrx.engine.course_state import (
     DAY,
     CourseState,
@@ -63,7 +65,7 @@ def assess(course: Course, k: Knowledge, as_of: datetime) -> CourseAssessment:
     st = build_state(course, k, as_of)
     phase, phase_findings = phase_status(st)
     orders, order_findings = check_orders(st)
-    tests, test_findings = test_statuses(st)
+    tests, test_findings = monitoring_statuses(st)
     step, step_findings = step_down(st)
     eoi, eoi_findings = end_of_induction(st)
     resp, resp_findings = response(st, orders)
@@ -110,9 +112,13 @@ def _order(f: Finding) -> tuple[int, int, str, str, str]:
 def phase_status(st: CourseState) -> tuple[PhaseStatus, list[Finding]]:
     k, current = st.knowledge, st.current
     if current is None:
-        status = PhaseStatus("not_started", "no therapy recorded", None, None, None, None, None, None)
+        status = PhaseStatus(
+            "not_started", "no therapy recorded", None, None, None, None, None, None
+        )
         return status, [
-            finding(k, "CRS-NO-THERAPY", "no plan_started event up to as_of: record the therapy given.")
+            finding(
+                k, "CRS-NO-THERAPY", "no plan_started event up to as_of: record the therapy given."
+            )
         ]
     first = st.periods[0].start
     phase_start = current.start
@@ -133,15 +139,22 @@ def phase_status(st: CourseState) -> tuple[PhaseStatus, list[Finding]]:
         if min_days is None:
             findings.append(
                 finding(
-                    k, "CRS-INDUCTION-DURATION-UNKNOWN",
+                    k,
+                    "CRS-INDUCTION-DURATION-UNKNOWN",
                     "no regimen id and no regimen with these drugs in the knowledge: the minimum "
                     "induction duration cannot be checked.",
-                )  # fmt: skip
+                )
             )
         return PhaseStatus(
-            current.phase, text, regimen_id or run[0].regimen_id, first, phase_start, day,
-            min_days, phase_day,
-        ), findings  # fmt: skip
+            current.phase,
+            text,
+            regimen_id or run[0].regimen_id,
+            first,
+            phase_start,
+            day,
+            min_days,
+            phase_day,
+        ), findings
     text = (
         f"maintenance day {phase_day}"
         if current.phase == "maintenance"

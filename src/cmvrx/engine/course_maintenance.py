@@ -27,7 +27,9 @@ def maintenance(st: CourseState, eoi: EndOfInduction) -> tuple[MaintenanceStatus
     hiv = st.case.hiv is not None and st.case.hiv.status == "positive"
     after_maintenance = any(p.phase == "maintenance" for p in st.periods)
     applicable = current is not None and (
-        current.phase == "maintenance" or eoi.met or (current.phase == "stopped" and after_maintenance)
+        current.phase == "maintenance"
+        or eoi.met
+        or (current.phase == "stopped" and after_maintenance)
     )
     if not applicable or current is None:
         return MaintenanceStatus(False, (), hiv, None, (), False, False, ()), []
@@ -38,55 +40,70 @@ def maintenance(st: CourseState, eoi: EndOfInduction) -> tuple[MaintenanceStatus
     latest = cd4[-1][1] if cd4 else None
     findings: list[Finding] = []
     stop_ok, unmet = _stop_eligible(st, st.as_of) if hiv else (None, ())
-    restart = hiv and current.phase == "stopped" and latest is not None and latest < k.number(
-        "hiv_maintenance_restart_cd4"
+    restart = (
+        hiv
+        and current.phase == "stopped"
+        and latest is not None
+        and latest < k.number("hiv_maintenance_restart_cd4")
     )
-    lifelong = hiv and current.phase == "maintenance" and latest is not None and latest < k.number(
-        "hiv_lifelong_maintenance_cd4"
+    lifelong = (
+        hiv
+        and current.phase == "maintenance"
+        and latest is not None
+        and latest < k.number("hiv_lifelong_maintenance_cd4")
     )
     crit = {c.id: c for kind in ("stop", "restart", "lifelong") for c in k.criteria(kind)}
     cite = param_cite(k, *_HIV_PARAMS)
     if hiv and current.phase == "maintenance" and stop_ok:
         findings.append(
             finding(
-                k, "CRS-MAINTENANCE-HIV-STOP-ELIGIBLE",
+                k,
+                "CRS-MAINTENANCE-HIV-STOP-ELIGIBLE",
                 f"CD4 {latest:g} cells/µL, above {k.number('hiv_maintenance_stop_cd4'):g} for ≥ "
                 f"{k.number('hiv_maintenance_stop_months'):g} months on ART with suppressed HIV "
                 "RNA: maintenance may stop if lesions are inactive and ophthalmology agrees.",
                 based_on=("STOP-HIV-IMMUNE-RECOVERY",),
                 cite=(*crit["STOP-HIV-IMMUNE-RECOVERY"].cite, *cite),
-            )  # fmt: skip
+            )
         )
     if restart:
         findings.append(
             finding(
-                k, "CRS-MAINTENANCE-RESTART",
+                k,
+                "CRS-MAINTENANCE-RESTART",
                 f"CD4 {latest:g} cells/µL < {k.number('hiv_maintenance_restart_cd4'):g} with "
                 "maintenance stopped: restart maintenance (options below).",
-                based_on=("RESTART-HIV-CD4",), cite=(*crit["RESTART-HIV-CD4"].cite, *cite),
-            )  # fmt: skip
+                based_on=("RESTART-HIV-CD4",),
+                cite=(*crit["RESTART-HIV-CD4"].cite, *cite),
+            )
         )
     if lifelong:
         findings.append(
             finding(
-                k, "CRS-MAINTENANCE-LIFELONG",
+                k,
+                "CRS-MAINTENANCE-LIFELONG",
                 f"CD4 {latest:g} cells/µL < {k.number('hiv_lifelong_maintenance_cd4'):g}: "
                 "continue maintenance for life unless immune reconstitution occurs on ART.",
-                based_on=("LIFELONG-HIV-CD4-50",), cite=(*crit["LIFELONG-HIV-CD4-50"].cite, *cite),
-            )  # fmt: skip
+                based_on=("LIFELONG-HIV-CD4-50",),
+                cite=(*crit["LIFELONG-HIV-CD4-50"].cite, *cite),
+            )
         )
     if not hiv and current.phase == "maintenance":
         findings.append(
             finding(
-                k, "CRS-MAINTENANCE-IMMUNE-FUNCTION",
+                k,
+                "CRS-MAINTENANCE-IMMUNE-FUNCTION",
                 "continue maintenance until adequate immune function has recovered "
                 "(immunosuppression reduced, engraftment / T-cell recovery) — specialist judgement.",
-                based_on=("STOP-IMMUNE-FUNCTION",), cite=crit["STOP-IMMUNE-FUNCTION"].cite,
-            )  # fmt: skip
+                based_on=("STOP-IMMUNE-FUNCTION",),
+                cite=crit["STOP-IMMUNE-FUNCTION"].cite,
+            )
         )
     findings.extend(_stopped_early(st, hiv, cite))
     based_on = tuple(crit)
-    status = MaintenanceStatus(True, options, hiv, stop_ok, tuple(unmet), restart, lifelong, based_on)
+    status = MaintenanceStatus(
+        True, options, hiv, stop_ok, tuple(unmet), restart, lifelong, based_on
+    )
     return status, findings
 
 
@@ -95,11 +112,15 @@ def _cd4_series(st: CourseState, until: datetime) -> list[tuple[datetime, float]
     out: list[tuple[datetime, float]] = []
     base = st.course.baseline.hiv.cd4 if st.course.baseline.hiv else None
     if base is not None and base.measured_at <= until:
-        out.append((base.measured_at, to_internal(base.value, base.unit, "cell_count", field="hiv.cd4")))
+        out.append(
+            (base.measured_at, to_internal(base.value, base.unit, "cell_count", field="hiv.cd4"))
+        )
     for lab in st.labs.get("cd4", ()):
         if lab.at <= until and lab.value is not None:
             unit = lab.unit or "cells/uL"
-            out.append((lab.at, to_internal(lab.value, unit, "cell_count", field="events.cd4.unit")))
+            out.append(
+                (lab.at, to_internal(lab.value, unit, "cell_count", field="events.cd4.unit"))
+            )
     return sorted(out)
 
 
@@ -126,6 +147,9 @@ def _stop_eligible(st: CourseState, at: datetime) -> tuple[bool, tuple[str, ...]
         latest = f"latest {cd4[-1][1]:g}" if cd4 else "no CD4 recorded"
         unmet.append(f"CD4 > {threshold:g} cells/µL not sustained ≥ {months:g} months ({latest})")
     rna = [(lab.at, lab.suppressed is True) for lab in st.labs.get("hiv_rna", ()) if lab.at <= at]
+    base = st.course.baseline.hiv
+    if base is not None and base.hiv_rna is not None and base.hiv_rna.measured_at <= at:
+        rna = sorted([(base.hiv_rna.measured_at, base.hiv_rna_suppressed is True), *rna])
     rna_start = _run_start(rna)
     if rna_start is None or (at - rna_start) / DAY < need_days:
         unmet.append(f"HIV RNA not recorded as suppressed for ≥ {months:g} months")
@@ -147,9 +171,11 @@ def _stopped_early(st: CourseState, hiv: bool, cite: tuple[str, ...]) -> list[Fi
         return []
     return [
         finding(
-            st.knowledge, "CRS-MAINTENANCE-STOPPED-EARLY",
+            st.knowledge,
+            "CRS-MAINTENANCE-STOPPED-EARLY",
             f"maintenance stopped {periods[-1].start:%Y-%m-%d} before the HIV stop criteria were "
             f"met: {'; '.join(unmet)}.",
-            based_on=("STOP-HIV-IMMUNE-RECOVERY",), cite=cite,
-        )  # fmt: skip
+            based_on=("STOP-HIV-IMMUNE-RECOVERY",),
+            cite=cite,
+        )
     ]

@@ -16,16 +16,16 @@ from cmvrx.engine.course_orders import per_week
 from cmvrx.engine.course_state import DAY, INDUCTION_PHASES, CourseState, finding
 from cmvrx.engine.predicates import holds
 from cmvrx.knowledge.schema import Monitoring
-from cmvrx.model.assessment import Finding, TestState, TestStatus
+from cmvrx.model.assessment import Finding, MonitoringState, MonitoringStatus
 from cmvrx.model.patient import Measurement
 
 
-def test_statuses(st: CourseState) -> tuple[tuple[TestStatus, ...], list[Finding]]:
+def monitoring_statuses(st: CourseState) -> tuple[tuple[MonitoringStatus, ...], list[Finding]]:
     current = st.current
     if current is None or current.phase == "stopped":
         return (), []
     phase = "induction" if current.phase in INDUCTION_PHASES else "maintenance"
-    statuses: list[TestStatus] = []
+    statuses: list[MonitoringStatus] = []
     findings: list[Finding] = []
     for item in st.knowledge.monitoring:
         if not item.tracks or item.every_days is None or not holds(st.situation, item.when):
@@ -35,7 +35,9 @@ def test_statuses(st: CourseState) -> tuple[tuple[TestStatus, ...], list[Finding
             findings.extend(more)
         elif item.phase in ("all", phase):
             last = last_done(st, item.tracks)
-            status = _status(st, item, last, last + timedelta(days=item.every_days) if last else None)
+            status = _status(
+                st, item, last, last + timedelta(days=item.every_days) if last else None
+            )
         else:
             continue
         statuses.append(status)
@@ -45,7 +47,9 @@ def test_statuses(st: CourseState) -> tuple[tuple[TestStatus, ...], list[Finding
     return tuple(statuses), findings
 
 
-def last_done(st: CourseState, tracks: Iterable[str], before: datetime | None = None) -> datetime | None:
+def last_done(
+    st: CourseState, tracks: Iterable[str], before: datetime | None = None
+) -> datetime | None:
     """When every tracked result was last recorded (the oldest of their latest times)."""
     times = [_last(st, t, before or st.as_of) for t in tracks]
     if any(t is None for t in times):
@@ -59,7 +63,12 @@ def _last(st: CourseState, tracked: str, before: datetime) -> datetime | None:
     groups = {
         "creatinine": (("creatinine", "measured_creatinine_clearance"),),
         "cbc": (("anc",), ("platelets",), ("hemoglobin",)),
-        "electrolytes": (("potassium",), ("magnesium",), ("calcium", "ionized_calcium"), ("phosphate",)),
+        "electrolytes": (
+            ("potassium",),
+            ("magnesium",),
+            ("calcium", "ionized_calcium"),
+            ("phosphate",),
+        ),
         "urine_protein": (("urine_protein",),),
         "cd4": (("cd4",),),
     }[tracked]
@@ -98,40 +107,50 @@ def _baseline_time(st: CourseState, analyte: str) -> datetime | None:
 
 def _status(
     st: CourseState, item: Monitoring, last: datetime | None, due: datetime | None
-) -> TestStatus:
+) -> MonitoringStatus:
     soon = timedelta(hours=st.knowledge.number("test_due_soon_hours"))
     every = float(item.every_days or 0.0)
     if last is None or due is None:
-        return TestStatus(item.id, item.test, every, None, None, "missing", item.cite)
-    state = "overdue" if st.as_of > due else ("due" if due - st.as_of <= soon else "ok")
-    return TestStatus(item.id, item.test, every, last, due, state, item.cite)
+        return MonitoringStatus(item.id, item.test, every, None, None, "missing", item.cite)
+    state: MonitoringState = (
+        "overdue" if st.as_of > due else ("due" if due - st.as_of <= soon else "ok")
+    )
+    return MonitoringStatus(item.id, item.test, every, last, due, state, item.cite)
 
 
-def _finding(st: CourseState, item: Monitoring, status: TestStatus) -> Finding | None:
+def _finding(st: CourseState, item: Monitoring, status: MonitoringStatus) -> Finding | None:
     k = st.knowledge
     every = f"every {status.every_days:g} days ({item.frequency})"
     if status.status == "missing":
         return finding(
-            k, "CRS-TEST-MISSING", f"{item.test}: never recorded in this course — required {every}.",
-            based_on=(item.id,), cite=item.cite,
-        )  # fmt: skip
+            k,
+            "CRS-TEST-MISSING",
+            f"{item.test}: never recorded in this course — required {every}.",
+            based_on=(item.id,),
+            cite=item.cite,
+        )
     if status.status == "overdue" and status.last_at and status.due_at:
         late = (st.as_of - status.due_at) / DAY
         return finding(
-            k, "CRS-TEST-OVERDUE",
+            k,
+            "CRS-TEST-OVERDUE",
             f"{item.test}: last {status.last_at:%Y-%m-%d %H:%M}, due {status.due_at:%Y-%m-%d %H:%M} "
             f"({late:.1f} days overdue) — required {every}.",
-            based_on=(item.id,), cite=item.cite,
-        )  # fmt: skip
+            based_on=(item.id,),
+            cite=item.cite,
+        )
     if status.status == "due" and status.due_at:
         return finding(
-            k, "CRS-TEST-DUE", f"{item.test}: due by {status.due_at:%Y-%m-%d %H:%M} ({item.frequency}).",
-            based_on=(item.id,), cite=item.cite,
-        )  # fmt: skip
+            k,
+            "CRS-TEST-DUE",
+            f"{item.test}: due by {status.due_at:%Y-%m-%d %H:%M} ({item.frequency}).",
+            based_on=(item.id,),
+            cite=item.cite,
+        )
     return None
 
 
-def _before_each_dose(st: CourseState, item: Monitoring) -> tuple[TestStatus, list[Finding]]:
+def _before_each_dose(st: CourseState, item: Monitoring) -> tuple[MonitoringStatus, list[Finding]]:
     """Cidofovir: labs within the window before the next dose, and before each past dose."""
     window = timedelta(days=float(item.every_days or 0.0))
     current = st.current
@@ -140,11 +159,14 @@ def _before_each_dose(st: CourseState, item: Monitoring) -> tuple[TestStatus, li
     given = [d for d in st.doses_given if d.drug.value == "cidofovir"]
     findings = [
         finding(
-            st.knowledge, "CRS-CIDOFOVIR-PREDOSE-LABS",
+            st.knowledge,
+            "CRS-CIDOFOVIR-PREDOSE-LABS",
             f"cidofovir dose given {d.at:%Y-%m-%d %H:%M} without {item.test.lower()} in the "
             f"{window / timedelta(hours=1):g} h before it.",
-            based_on=(item.id,), cite=item.cite, drug="cidofovir",
-        )  # fmt: skip
+            based_on=(item.id,),
+            cite=item.cite,
+            drug="cidofovir",
+        )
         for d in given
         if (last := last_done(st, item.tracks, d.at)) is None or d.at - last > window
     ]
@@ -156,13 +178,15 @@ def _before_each_dose(st: CourseState, item: Monitoring) -> tuple[TestStatus, li
     last = last_done(st, item.tracks)
     every = float(item.every_days or 0.0)
     if last is not None and last >= next_dose - window and (not since or last > since[-1]):
-        return TestStatus(item.id, item.test, every, last, next_dose, "ok", item.cite), findings
+        return MonitoringStatus(
+            item.id, item.test, every, last, next_dose, "ok", item.cite
+        ), findings
     if last is None:
-        state: TestState = "missing"
+        state: MonitoringState = "missing"
     elif st.as_of < next_dose - window:
         state = "ok"
     elif st.as_of <= next_dose:
         state = "due"
     else:
         state = "overdue"
-    return TestStatus(item.id, item.test, every, last, next_dose, state, item.cite), findings
+    return MonitoringStatus(item.id, item.test, every, last, next_dose, state, item.cite), findings

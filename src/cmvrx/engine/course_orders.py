@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import Literal
 
 from cmvrx.engine.course_state import (
     INDUCTION_PHASES,
@@ -86,7 +87,7 @@ def _check(st: CourseState, order: DrugOrder, at: datetime, phase: str) -> Order
         return base
     ordered_week = order.dose_mg * (per_week(order.interval) or 0.0)
     expected_week = expected * (per_week(dose.interval) or 0.0)
-    direction = "higher" if ordered_week > expected_week else "lower"
+    direction: Literal["higher", "lower"] = "higher" if ordered_week > expected_week else "lower"
     change = f"{drug} {order.dose_mg:g} mg {order.interval} → {expected:g} mg {dose.interval}"
     return replace(
         base,
@@ -135,17 +136,25 @@ def _reason(
     st: CourseState, order: DrugOrder, at: datetime, phase: str, today: DrugDose, direction: str
 ) -> str:
     """Why the order is wrong now: the band moved since it was written, or it never fit."""
-    then_state = build_state(st.course, st.knowledge, at)
+    then_state = build_state(st.course, st.knowledge, at, timeline=st.events)
     then = dose_for(then_state.situation, order.drug.value, phase, check_counts=False)
-    now = f"{today.band} ({today.renal_basis})" if today.band else today.renal_basis
+    now = _band_text(today)
     if then.status == "dose" and then.band and then.band != today.band:
         return (
-            f"renal function moved into another band: {then.band} when ordered "
-            f"({then.renal_basis}) → {now} today; the order is {direction} than the label dose"
+            f"renal function moved into another band: {_band_text(then)} when ordered → "
+            f"{now} today; the order is {direction} than the label dose"
         )
     if today.rule_id.endswith("#reduced-after-creatinine-rise"):
         return "cidofovir: creatinine rose 0.3–0.4 mg/dL above baseline; label: reduce to the reduced dose"
     return f"the order does not match the label dose for {now}; it is {direction}"
+
+
+def _band_text(dose: DrugDose) -> str:
+    """'> 1 and ≤ 1.4 mL/min/kg (CrCl 1.047 mL/min/kg)' — the band and today's value."""
+    value = dose.renal_basis.split(" (")[0]
+    if dose.band and value:
+        return f"{dose.band} ({value})"
+    return dose.band or value or "today's renal function"
 
 
 def _finding(st: CourseState, check: OrderCheck) -> Finding | None:
@@ -159,22 +168,35 @@ def _finding(st: CourseState, check: OrderCheck) -> Finding | None:
             if dose.dose_per_kg is not None
             else f"Re-dose {drug}: {check.change} — {check.reason}."
         )
-        return finding(k, "CRS-ORDER-REDOSE", message, based_on=based_on, cite=check.cite, drug=drug)
+        return finding(
+            k, "CRS-ORDER-REDOSE", message, based_on=based_on, cite=check.cite, drug=drug
+        )
     if check.verdict == "stop" and not check.rule_id.startswith("CRS-"):
         return finding(
-            k, "CRS-ORDER-STOP", f"Stop {drug}: {check.reason}.", based_on=based_on,
-            cite=check.cite, drug=drug,
-        )  # fmt: skip
+            k,
+            "CRS-ORDER-STOP",
+            f"Stop {drug}: {check.reason}.",
+            based_on=based_on,
+            cite=check.cite,
+            drug=drug,
+        )
     if check.verdict == "no_label_dose":
         return finding(
-            k, "CRS-ORDER-NO-LABEL-DOSE", f"{drug}: {check.reason}.", based_on=based_on,
-            cite=check.cite, drug=drug,
-        )  # fmt: skip
+            k,
+            "CRS-ORDER-NO-LABEL-DOSE",
+            f"{drug}: {check.reason}.",
+            based_on=based_on,
+            cite=check.cite,
+            drug=drug,
+        )
     if check.verdict == "unverifiable":
         return finding(
-            k, "CRS-ORDER-UNVERIFIABLE",
+            k,
+            "CRS-ORDER-UNVERIFIABLE",
             f"{drug} {check.ordered.dose_mg:g} mg {check.ordered.interval} cannot be checked: "
             f"{check.reason}.",
-            based_on=based_on, cite=check.cite, drug=drug,
-        )  # fmt: skip
+            based_on=based_on,
+            cite=check.cite,
+            drug=drug,
+        )
     return None

@@ -31,7 +31,10 @@ def toxicity(st: CourseState) -> list[Finding]:
                 "G-CSF to ameliorate marrow suppression, and switch to foscarnet (re-dosed for "
                 "today's renal function).",
                 cite=param_cite(
-                    k, "ganciclovir_min_anc", "ganciclovir_min_platelets", "ganciclovir_min_hemoglobin"
+                    k,
+                    "ganciclovir_min_anc",
+                    "ganciclovir_min_platelets",
+                    "ganciclovir_min_hemoglobin",
                 ),
                 drug=on_gcv[0],
             )
@@ -80,9 +83,8 @@ def cidofovir_rule(st: CourseState) -> str | None:
         return "CRS-TOX-CIDOFOVIR-STOP"
     if rise is not None and rise >= k.number("cidofovir_scr_rise_reduce"):
         return "CRS-TOX-CIDOFOVIR-REDUCE"
-    quantity_high = (
-        f.urine_protein_mg_dl is not None
-        and f.urine_protein_mg_dl >= k.number("cidofovir_max_urine_protein")
+    quantity_high = f.urine_protein_mg_dl is not None and f.urine_protein_mg_dl >= k.number(
+        "cidofovir_max_urine_protein"
     )
     if dipstick_at_least(f.urine_dipstick, watch_grade) or quantity_high:
         return "CRS-TOX-CIDOFOVIR-PROTEINURIA-WATCH"
@@ -108,12 +110,17 @@ def _cidofovir(st: CourseState) -> list[Finding]:
         return out
     scr = f"creatinine {f.creatinine.value:.2f} mg/dL" if f.creatinine else "creatinine unknown"
     base = f.baseline_creatinine_mg_dl
-    rise_text = f"{scr}, {rise:+.2f} mg/dL from baseline {base:.2f}" if rise is not None and base else scr
+    rise_text = (
+        f"{scr}, {rise:+.2f} mg/dL from baseline {base:.2f}" if rise is not None and base else scr
+    )
     protein = f.urine_dipstick or (
         f"{f.urine_protein_mg_dl:g} mg/dL" if f.urine_protein_mg_dl is not None else "not recorded"
     )
     names = {
-        "CRS-TOX-CIDOFOVIR-STOP": ("cidofovir_scr_rise_stop", "cidofovir_stop_proteinuria_dipstick"),
+        "CRS-TOX-CIDOFOVIR-STOP": (
+            "cidofovir_scr_rise_stop",
+            "cidofovir_stop_proteinuria_dipstick",
+        ),
         "CRS-TOX-CIDOFOVIR-REDUCE": ("cidofovir_scr_rise_reduce", "cidofovir_reduced_dose"),
         "CRS-TOX-CIDOFOVIR-PROTEINURIA-WATCH": ("cidofovir_watch_proteinuria_dipstick",),
     }[rule]
@@ -121,8 +128,11 @@ def _cidofovir(st: CourseState) -> list[Finding]:
         "CRS-TOX-CIDOFOVIR-STOP": "discontinue cidofovir",
         "CRS-TOX-CIDOFOVIR-REDUCE": (
             f"reduce cidofovir to {k.number('cidofovir_reduced_dose'):g} mg/kg"
-            + (f" = {k.number('cidofovir_reduced_dose') * st.situation.renal.weight_kg:.0f} mg"
-               if st.situation.renal.weight_kg else "")
+            + (
+                f" = {k.number('cidofovir_reduced_dose') * st.situation.renal.weight_kg:.0f} mg"
+                if st.situation.renal.weight_kg
+                else ""
+            )
         ),
         "CRS-TOX-CIDOFOVIR-PROTEINURIA-WATCH": (
             "monitor closely, consider dose reduction or interruption, IV hydration and a repeat test"

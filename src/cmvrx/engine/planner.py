@@ -8,6 +8,7 @@ regimen rule → induction doses and step-down → refusals → maintenance → 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 
 from cmvrx import __version__
@@ -43,7 +44,8 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
         tuple(dose_for(s, c.drug, c.phase) for c in regimen_def.components) if regimen_def else ()
     )
     step_down = _step_down(s, step_down_def, rule.regimen or "") if step_down_def else None
-    maintenance = _maintenance(s)
+    context = alert_context(s)  # once per plan: placeholders are costly
+    maintenance = _maintenance(s, context)
     doses = (
         *induction,
         *maintenance.options,
@@ -64,7 +66,7 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
         then=regimen_def.then if regimen_def else "",
         cite=tuple(dict.fromkeys((*rule.cite, *(regimen_def.cite if regimen_def else ())))),
     )
-    alerts = _alerts(s)
+    alerts = _alerts(s, context)
     cited = {c for item in (regimen, *doses, *alerts) for c in item.cite}
     return p.Plan(
         case_id=case.case_id,
@@ -187,15 +189,13 @@ def _unmet(s: Situation, names: tuple[str, ...]) -> str:
     return "not met: " + ", ".join(n.replace("_", " ") for n in names if not PREDICATES[n](s))
 
 
-def _maintenance(s: Situation) -> p.Maintenance:
+def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
     k = s.knowledge
     options = tuple(
         dose_for(s, o.drug, "maintenance")
         for o in k.maintenance.option
         if holds(s, (), o.unless)
     )
-
-    context = alert_context(s)  # once per plan: it is the hot spot of a warm plan
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:
         return tuple(
@@ -224,8 +224,7 @@ def _monitoring(s: Situation) -> tuple[p.MonitoringItem, ...]:
     )
 
 
-def _alerts(s: Situation) -> tuple[p.Alert, ...]:
-    context = alert_context(s)
+def _alerts(s: Situation, context: Mapping[str, str]) -> tuple[p.Alert, ...]:
     order = {"critical": 0, "warning": 1, "info": 2}
     found = [
         p.Alert(a.id, a.severity, render(a.message, context), a.cite)

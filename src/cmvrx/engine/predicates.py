@@ -9,7 +9,7 @@ resistance and, once chosen, the regimen. The loader refuses any other name.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cmvrx.engine.intake import Facts
 from cmvrx.knowledge.bundle import Knowledge
@@ -54,9 +54,12 @@ class Situation:
     regimen_chosen: bool = True
     uses_not_confirmed: bool = False
 
-    @property
-    def sites(self) -> frozenset[str]:
-        return frozenset(s.value for s in self.facts.case.disease.sites)
+    sites: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # computed once: nearly every predicate reads the disease sites
+        sites = frozenset(site.value for site in self.facts.case.disease.sites)
+        object.__setattr__(self, "sites", sites)
 
 
 def _cns(s: Situation) -> bool:
@@ -92,6 +95,11 @@ def _anc_below_frequent(s: Situation) -> bool:
 def _oral(s: Situation) -> bool | None:
     oral = s.facts.case.oral
     return None if oral is None else (oral.can_take_oral and oral.can_absorb_oral)
+
+
+def _may_become_pregnant(s: Situation) -> bool:
+    f = s.facts
+    return f.sex == "female" and f.age_years >= s.knowledge.number("pregnancy_relevant_min_age")
 
 
 def _hiv(s: Situation) -> bool:
@@ -157,11 +165,11 @@ PREDICATES: Mapping[str, Predicate] = {
     "gi_disease": lambda s: bool(s.sites & GI_SITES),
     "pediatric": lambda s: s.pediatric,
     "adult": lambda s: not s.pediatric,
-    "female": lambda s: s.facts.sex == "female",
     "pregnant": lambda s: s.facts.case.patient.pregnant is True,
     "pregnancy_status_unknown": lambda s: (
-        s.facts.sex == "female" and s.facts.case.patient.pregnant is None
+        _may_become_pregnant(s) and s.facts.case.patient.pregnant is None
     ),
+    "may_become_pregnant": lambda s: _may_become_pregnant(s),
     "hiv_positive": _hiv,
     "hiv_not_on_art": lambda s: (
         _hiv(s) and s.facts.case.hiv is not None and s.facts.case.hiv.on_art is False

@@ -23,7 +23,6 @@ from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.plan import RenalFunction
 from cmvrx.units import CM_PER_INCH
 
-
 # Clearances are rounded to this many decimals before any band lookup, so that a value
 # exactly on a label band edge (e.g. CrCl 25 mL/min) is not moved across the edge by
 # floating-point error (24.999999999999996 would fall into the lower band).

@@ -47,6 +47,7 @@ class Knowledge:
     overridden: tuple[str, ...] = ()
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     course: CourseFile | None = None
+    numbers: Mapping[str, float] = field(default_factory=dict)  # numeric parameters, for speed
 
     def param(self, name: str) -> Parameter:
         try:
@@ -55,6 +56,9 @@ class Knowledge:
             raise KnowledgeError(f"parameters.toml: no parameter {name!r}") from None
 
     def number(self, name: str) -> float:
+        cached = self.numbers.get(name)
+        if cached is not None:
+            return cached
         value = self.param(name).value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise KnowledgeError(f"parameters.toml: parameter {name!r} is not a number")
@@ -88,3 +92,4 @@ class Knowledge:
                 if rule.id == rule_id:
                     return rule
         raise KnowledgeError(f"course.toml: no rule {rule_id!r}")
+

@@ -116,6 +116,11 @@ def load(
         maintenance=_validate("maintenance", MaintenanceFile, data["maintenance"]),
         overridden=tuple(sorted(overrides or {})),
         schedules={s.id: s for d in drugs.values() for s in d.schedule},
+        numbers={
+            name: float(p.value)
+            for name, p in parameters.items()
+            if isinstance(p.value, int | float) and not isinstance(p.value, bool)
+        },
         course=_validate("course", CourseFile, data["course"]),
     )
     _check(knowledge)

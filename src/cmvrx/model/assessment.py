@@ -17,7 +17,7 @@ from typing import Any, Literal
 from cmvrx.model.plan import DrugDose, NotConfirmed, Provenance, RenalFunction, Severity
 
 OrderVerdict = Literal["ok", "redose", "stop", "no_label_dose", "unverifiable", "not_checked"]
-TestState = Literal["ok", "due", "overdue", "missing"]
+MonitoringState = Literal["ok", "due", "overdue", "missing"]
 ResponseClass = Literal[
     "no_data",
     "cleared",
@@ -82,7 +82,7 @@ class OrderCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class TestStatus:
+class MonitoringStatus:
     """A monitoring test: when it was last done and when it is due."""
 
     rule_id: str
@@ -90,7 +90,7 @@ class TestStatus:
     every_days: float
     last_at: datetime | None
     due_at: datetime | None
-    status: TestState
+    status: MonitoringState
     cite: tuple[str, ...]
 
 
@@ -165,7 +165,7 @@ class CourseAssessment:
     state: dict[str, Any]
     renal: RenalFunction
     orders: tuple[OrderCheck, ...]
-    tests: tuple[TestStatus, ...]
+    tests: tuple[MonitoringStatus, ...]
     step_down: StepDownStatus
     end_of_induction: EndOfInduction
     response: Response

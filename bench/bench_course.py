@@ -10,6 +10,7 @@ Prints p50/p99 against the target (p99 ≤ 5 ms, issue 3); it never fails on a f
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -110,23 +111,36 @@ def synthetic_course(n_events: int, seed: int = 7) -> tuple[Any, datetime]:
     return cmvrx.load_course(data), START + timedelta(days=day)
 
 
-def bench(n_events: int, iterations: int, warmup: int) -> tuple[float, float, float, int]:
-    """p50, p99 and mean in ms of one warm ``cmvrx.assess_course`` (course parsed once)."""
+def bench(n_events: int, iterations: int, warmup: int) -> dict[str, float]:
+    """Wall-clock and CPU-time p50/p99 (ms) of one warm ``cmvrx.assess_course``.
+
+    CPU time (this thread only) leaves out time the process spent preempted, which
+    dominates the wall-clock p99 on a loaded 2-core machine."""
     import cmvrx
 
     course, as_of = synthetic_course(n_events)
     knowledge = cmvrx.load_knowledge()
     for _ in range(warmup):
         cmvrx.assess_course(course, as_of=as_of, knowledge=knowledge)
-    timings: list[float] = []
-    clock = time.perf_counter_ns
+    wall: list[float] = []
+    cpu: list[float] = []
+    clock, cpu_clock = time.perf_counter_ns, time.thread_time_ns
     for _ in range(iterations):
-        start = clock()
+        start, start_cpu = clock(), cpu_clock()
         cmvrx.assess_course(course, as_of=as_of, knowledge=knowledge)
-        timings.append((clock() - start) / 1e6)
-    timings.sort()
+        wall.append((clock() - start) / 1e6)
+        cpu.append((cpu_clock() - start_cpu) / 1e6)
+    wall.sort()
+    cpu.sort()
     findings = len(cmvrx.assess_course(course, as_of=as_of, knowledge=knowledge).findings)
-    return percentile(timings, 0.5), percentile(timings, 0.99), statistics.fmean(timings), findings
+    return {
+        "p50": percentile(wall, 0.5),
+        "p99": percentile(wall, 0.99),
+        "mean": statistics.fmean(wall),
+        "cpu_p50": percentile(cpu, 0.5),
+        "cpu_p99": percentile(cpu, 0.99),
+        "findings": findings,
+    }
 
 
 def main() -> None:
@@ -149,11 +163,18 @@ def main() -> None:
                 cmvrx.assess_course(course, as_of=as_of, knowledge=k)
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
         return
-    p50, p99, mean, findings = bench(args.events, args.iterations, args.warmup)
-    verdict = "meets" if p99 <= TARGET_P99_MS else "MISSES"
+    r = bench(args.events, args.iterations, args.warmup)
+    verdict = "meets" if r["p99"] <= TARGET_P99_MS else "MISSES"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"course assessment, {args.events} events, {args.iterations} iterations (warm):")
-    print(f"  p50 {p50:.2f} ms   p99 {p99:.2f} ms   mean {mean:.2f} ms   ({findings} findings)")
-    print(f"  target p99 ≤ {TARGET_P99_MS:g} ms: {verdict}")
+    print(
+        f"  wall p50 {r['p50']:.2f} ms   p99 {r['p99']:.2f} ms   mean {r['mean']:.2f} ms"
+        f"   ({r['findings']:.0f} findings)"
+    )
+    print(f"  cpu  p50 {r['cpu_p50']:.2f} ms   p99 {r['cpu_p99']:.2f} ms")
+    print(
+        f"  target p99 ≤ {TARGET_P99_MS:g} ms (wall): {verdict}   (1-min load average {load:.1f})"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Each active order is recomputed with ``dosing.dose_for`` on today's situation. Within
 ``course_dose_match_tolerance`` of the label dose at the same interval it is still right;
 otherwise the re-dosed order is given with the change and its reason (the band it was
-written in and the band today). Cidofovir after a 0.3–0.4 mg/dL creatinine rise is
+written in and the band today). Cidofovir after a creatinine rise in the label's reduce range is
 checked against the label's reduced dose.
 """
 
@@ -106,7 +106,8 @@ def _same_interval(ordered: str, label: str) -> bool:
 
 
 def _cidofovir_adjusted(st: CourseState, dose: DrugDose) -> DrugDose:
-    """The label's reduced dose after a 0.3–0.4 mg/dL creatinine rise."""
+    """The label's reduced dose (``cidofovir_reduced_dose``) after a creatinine rise in the
+    reduce range (``cidofovir_scr_rise_reduce`` up to ``cidofovir_scr_rise_stop``)."""
     if cidofovir_rule(st) != "CRS-TOX-CIDOFOVIR-REDUCE" or dose.weight_kg is None:
         return dose
     k = st.knowledge
@@ -145,7 +146,12 @@ def _reason(
             f"{now} today; the order is {direction} than the label dose"
         )
     if today.rule_id.endswith("#reduced-after-creatinine-rise"):
-        return "cidofovir: creatinine rose 0.3–0.4 mg/dL above baseline; label: reduce to the reduced dose"
+        k = st.knowledge
+        return (
+            f"cidofovir: creatinine ≥ {k.number('cidofovir_scr_rise_reduce'):g} and < "
+            f"{k.number('cidofovir_scr_rise_stop'):g} mg/dL above baseline; label: reduce to "
+            f"{k.number('cidofovir_reduced_dose'):g} mg/kg"
+        )
     return f"the order does not match the label dose for {now}; it is {direction}"
 
 

@@ -192,9 +192,7 @@ def _unmet(s: Situation, names: tuple[str, ...]) -> str:
 def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
     k = s.knowledge
     options = tuple(
-        dose_for(s, o.drug, "maintenance")
-        for o in k.maintenance.option
-        if holds(s, (), o.unless)
+        dose_for(s, o.drug, "maintenance") for o in k.maintenance.option if holds(s, (), o.unless)
     )
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:

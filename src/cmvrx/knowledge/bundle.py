@@ -92,4 +92,3 @@ class Knowledge:
                 if rule.id == rule_id:
                     return rule
         raise KnowledgeError(f"course.toml: no rule {rule_id!r}")
-

@@ -317,7 +317,8 @@ class Monitoring(_Strict):
     frequency: str
     every_days: float | None = Field(None, gt=0, description="Longest allowed gap, in days.")
     tracks: tuple[Tracked, ...] = Field(
-        (), description="Course results that satisfy this test (course follow-up); () = not tracked."
+        (),
+        description="Course results that satisfy this test (course follow-up); () = not tracked.",
     )
     grade: Grade
     cite: Cite

@@ -20,6 +20,7 @@ PUBLIC = [
     "KnowledgeError",
     "NotRecommendedError",
     "Plan",
+    "StorageError",
     "UnitError",
     "__version__",
     "assess_course",

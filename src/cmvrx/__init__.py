@@ -30,6 +30,7 @@ from cmvrx.errors import (
     InsufficientDataError,
     KnowledgeError,
     NotRecommendedError,
+    StorageError,
     UnitError,
 )
 from cmvrx.model.patient import Case
@@ -47,6 +48,7 @@ __all__ = [
     "KnowledgeError",
     "NotRecommendedError",
     "Plan",
+    "StorageError",
     "UnitError",
     "__version__",
     "assess_course",

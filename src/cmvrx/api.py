@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cmvrx.errors import InputError
 from cmvrx.knowledge.bundle import Knowledge
@@ -19,6 +19,9 @@ from cmvrx.model.plan import DrugDose, Plan
 if TYPE_CHECKING:  # imported when first used: they cost ~50 ms of every `cmvrx plan`
     from cmvrx.model.assessment import CourseAssessment
     from cmvrx.model.course import Course
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +44,11 @@ def load_case(source: Case | Mapping[str, Any] | str | Path) -> Case:
     """A validated case from a ``Case``, a mapping, a YAML/JSON file path or text."""
     if isinstance(source, Case):
         return source
-    data: object = source
+    return _validated(Case, _read_document(source, "case"), "case")
+
+
+def _read_document(source: Mapping[str, Any] | str | Path, what: str) -> object:
+    """The parsed YAML/JSON document behind a mapping, a file path, or text."""
     if isinstance(source, Path) or (
         isinstance(source, str)
         and "\n" not in source
@@ -51,11 +58,11 @@ def load_case(source: Case | Mapping[str, Any] | str | Path) -> Case:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"cannot read case file: {exc.strerror}", field=str(path)) from exc
-        data = _parse_text(text, json_first=path.suffix == ".json")
-    elif isinstance(source, str):
-        data = _parse_text(source, json_first=source.lstrip().startswith("{"))
-    return _validate_case(data)
+            raise InputError(f"cannot read {what} file: {exc.strerror}", field=str(path)) from exc
+        return _parse_text(text, json_first=path.suffix == ".json")
+    if isinstance(source, str):
+        return _parse_text(source, json_first=source.lstrip().startswith("{"))
+    return source
 
 
 def _parse_text(text: str, *, json_first: bool) -> object:
@@ -69,14 +76,15 @@ def _parse_text(text: str, *, json_first: bool) -> object:
         ) from exc
 
 
-def _validate_case(data: object) -> Case:
+def _validated(model: type[M], data: object, what: str) -> M:
+    """``data`` validated as ``model``; the first problem becomes an ``InputError``."""
     if not isinstance(data, Mapping):
-        raise InputError("a case must be a mapping (YAML/JSON object)")
+        raise InputError(f"a {what} must be a mapping (YAML/JSON object)")
     try:
-        return Case.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "case"
+        where = ".".join(str(part) for part in first["loc"]) or what
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         raise InputError(f"{first['msg']}{more}", field=where) from exc
 
@@ -150,29 +158,7 @@ def load_course(source: Course | Mapping[str, Any] | str | Path) -> Course:
 
     if isinstance(source, Course):
         return source
-    data: object = source
-    if isinstance(source, Path) or (
-        isinstance(source, str)
-        and "\n" not in source
-        and source.endswith((".yaml", ".yml", ".json"))
-    ):
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read course file: {exc.strerror}", field=str(path)) from exc
-        data = _parse_text(text, json_first=path.suffix == ".json")
-    elif isinstance(source, str):
-        data = _parse_text(source, json_first=source.lstrip().startswith("{"))
-    if not isinstance(data, Mapping):
-        raise InputError("a course must be a mapping (YAML/JSON object)")
-    try:
-        return Course.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "course"
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise InputError(f"{first['msg']}{more}", field=where) from exc
+    return _validated(Course, _read_document(source, "course"), "course")
 
 
 def assess_course(

@@ -14,7 +14,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from cmvrx.model.plan import DrugDose, NotConfirmed, Provenance, RenalFunction, Severity
+from cmvrx.model.plan import (
+    DrugDose,
+    NotConfirmed,
+    Provenance,
+    RenalFunction,
+    Severity,
+    jsonable,
+)
 
 OrderVerdict = Literal["ok", "redose", "stop", "no_label_dose", "unverifiable", "not_checked"]
 MonitoringState = Literal["ok", "due", "overdue", "missing"]
@@ -180,14 +187,4 @@ class CourseAssessment:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form (datetimes as ISO 8601 strings)."""
-        return _jsonable(asdict(self))  # type: ignore[no-any-return]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+        return jsonable(asdict(self))  # type: ignore[no-any-return]

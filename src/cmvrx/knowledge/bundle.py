@@ -6,13 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cmvrx.errors import KnowledgeError
-from cmvrx.knowledge.schema import (
-    Alert,
+from cmvrx.knowledge.files import (
     CourseFile,
     CourseRule,
+    MaintenanceFile,
+)
+from cmvrx.knowledge.schema import (
+    Alert,
     Criterion,
     Drug,
-    MaintenanceFile,
     Monitoring,
     MutationRule,
     Parameter,

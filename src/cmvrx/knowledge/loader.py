@@ -23,18 +23,20 @@ from pydantic import BaseModel, ValidationError
 
 from cmvrx.errors import KnowledgeError
 from cmvrx.knowledge.bundle import Knowledge
-from cmvrx.knowledge.schema import (
+from cmvrx.knowledge.files import (
     AlertsFile,
     CitationsFile,
     CourseFile,
-    Drug,
-    Grade,
     MaintenanceFile,
     MonitoringFile,
-    Parameter,
     ParametersFile,
     RegimensFile,
     ResistanceFile,
+)
+from cmvrx.knowledge.schema import (
+    Drug,
+    Grade,
+    Parameter,
     Schedule,
 )
 

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -72,7 +72,7 @@ _PER_WEEK: dict[Interval, float] = {
 }
 
 
-class Source(_Strict):
+class Source(StrictModel):
     """One entry of the citation register (clinical-reference §13, seed references)."""
 
     id: str
@@ -84,7 +84,7 @@ class Source(_Strict):
     section: str | None = None
 
 
-class Parameter(_Strict):
+class Parameter(StrictModel):
     """A single clinical number or threshold with its unit, source and grade."""
 
     value: float | str | bool
@@ -95,7 +95,7 @@ class Parameter(_Strict):
     note: str | None = None
 
 
-class DoseRow(_Strict):
+class DoseRow(StrictModel):
     """A dose with its interval, or an explicit refusal with the reason."""
 
     recommended: bool = True
@@ -147,7 +147,7 @@ class Modifier(DoseRow):
     when_medication_any: Annotated[tuple[str, ...], Field(min_length=1)]
 
 
-class Schedule(_Strict):
+class Schedule(StrictModel):
     """One dosing column of a label table: a drug, a phase, and its renal bands."""
 
     id: str
@@ -172,7 +172,7 @@ class Schedule(_Strict):
         return self
 
 
-class Administration(_Strict):
+class Administration(StrictModel):
     """Product and administration facts for one drug."""
 
     route: Literal["IV", "oral", "IV or oral"]
@@ -191,7 +191,7 @@ class Administration(_Strict):
     instructions: tuple[str, ...] = ()
 
 
-class Rounding(_Strict):
+class Rounding(StrictModel):
     """How a computed mg dose is rounded to a practical amount (stated in every dose)."""
 
     step_mg: float = Field(gt=0)
@@ -200,7 +200,7 @@ class Rounding(_Strict):
     note: str
 
 
-class HydrationRow(_Strict):
+class HydrationRow(StrictModel):
     """Hydration volume for doses from ``min_mg_per_kg`` to ``max_mg_per_kg`` inclusive."""
 
     min_mg_per_kg: float
@@ -211,7 +211,7 @@ class HydrationRow(_Strict):
     cite: Cite
 
 
-class PediatricFormula(_Strict):
+class PediatricFormula(StrictModel):
     """Label pediatric formula: mg = multiplier × BSA × CrCl(label Schwartz, capped)."""
 
     multiplier: float = Field(gt=0)
@@ -223,7 +223,7 @@ class PediatricFormula(_Strict):
     cite: Cite
 
 
-class Drug(_Strict):
+class Drug(StrictModel):
     """A drug file: identity, administration, rounding, hydration, schedules."""
 
     id: str
@@ -240,12 +240,12 @@ class Drug(_Strict):
     pediatric_formula: PediatricFormula | None = None
 
 
-class RegimenComponent(_Strict):
+class RegimenComponent(StrictModel):
     drug: str
     phase: Literal["induction", "maintenance", "refractory_treatment"]
 
 
-class Duration(_Strict):
+class Duration(StrictModel):
     min_days: int = Field(gt=0)
     max_days: int | None = None
     text: str
@@ -253,7 +253,7 @@ class Duration(_Strict):
     cite: Cite
 
 
-class StepDown(_Strict):
+class StepDown(StrictModel):
     drug: str
     phase: Literal["induction"]
     after_improvement_days_min: int
@@ -263,7 +263,7 @@ class StepDown(_Strict):
     cite: Cite
 
 
-class Regimen(_Strict):
+class Regimen(StrictModel):
     id: str
     title: str
     components: Annotated[tuple[RegimenComponent, ...], Field(min_length=1)]
@@ -273,7 +273,7 @@ class Regimen(_Strict):
     cite: Cite
 
 
-class RegimenRule(_Strict):
+class RegimenRule(StrictModel):
     """First rule whose ``when`` predicates all hold and no ``unless`` holds wins."""
 
     id: str
@@ -284,7 +284,7 @@ class RegimenRule(_Strict):
     cite: Cite
 
 
-class Refusal(_Strict):
+class Refusal(StrictModel):
     """A drug cmvrx never offers in a situation, with the reason and what to use instead."""
 
     id: str
@@ -296,7 +296,7 @@ class Refusal(_Strict):
     cite: Cite
 
 
-class Alert(_Strict):
+class Alert(StrictModel):
     id: str
     severity: Literal["info", "warning", "critical"]
     when: Annotated[tuple[str, ...], Field(min_length=1)]
@@ -309,7 +309,7 @@ class Alert(_Strict):
 Tracked = Literal["cmv_pcr", "creatinine", "cbc", "electrolytes", "urine_protein", "cd4"]
 
 
-class Monitoring(_Strict):
+class Monitoring(StrictModel):
     id: str
     test: str
     when: Annotated[tuple[str, ...], Field(min_length=1)]
@@ -324,7 +324,7 @@ class Monitoring(_Strict):
     cite: Cite
 
 
-class MutationRule(_Strict):
+class MutationRule(StrictModel):
     id: str
     gene: str
     mutations: tuple[str, ...] = Field(description="Codon changes, or ('*',) for any.")
@@ -333,20 +333,20 @@ class MutationRule(_Strict):
     cite: Cite
 
 
-class Criterion(_Strict):
+class Criterion(StrictModel):
     id: str
     text: str
     grade: Grade
     cite: Cite
 
 
-class MaintenanceOption(_Strict):
+class MaintenanceOption(StrictModel):
     drug: str
     unless: tuple[str, ...] = ()
     cite: Cite
 
 
-class SchwartzK(_Strict):
+class SchwartzK(StrictModel):
     """A row of the label's old-k Schwartz table: age [min_age, max_age) in years."""
 
     min_age: float
@@ -357,86 +357,10 @@ class SchwartzK(_Strict):
     cite: Cite
 
 
-class Plausible(_Strict):
+class Plausible(StrictModel):
     """Input-validation bounds for one field, in the internal unit."""
 
     field: str
     min: float
     max: float
     unit: str
-
-
-class ParametersFile(_Strict):
-    parameter: dict[str, Parameter]
-    schwartz_k: tuple[SchwartzK, ...]
-    plausible: tuple[Plausible, ...]
-
-
-class CitationsFile(_Strict):
-    source: tuple[Source, ...]
-
-
-class RegimensFile(_Strict):
-    regimen: tuple[Regimen, ...]
-    rule: tuple[RegimenRule, ...]
-    refusal: tuple[Refusal, ...]
-
-
-class AlertsFile(_Strict):
-    alert: tuple[Alert, ...]
-
-
-class MonitoringFile(_Strict):
-    item: tuple[Monitoring, ...]
-
-
-class ResistanceFile(_Strict):
-    rule: tuple[MutationRule, ...]
-
-
-class MaintenanceFile(_Strict):
-    option: tuple[MaintenanceOption, ...]
-    end_of_induction: tuple[Criterion, ...]
-    stop: tuple[Criterion, ...]
-    restart: tuple[Criterion, ...]
-    lifelong: tuple[Criterion, ...]
-
-
-class CourseRule(_Strict):
-    """A finding the course assessment can raise: severity, grade and sources.
-
-    The engine decides when it applies (engine/course*.py); its numbers are parameters,
-    monitoring cadences and regimen durations, never written in code.
-    """
-
-    id: str
-    kind: Literal[
-        "phase",
-        "order",
-        "test",
-        "toxicity",
-        "step_down",
-        "end_of_induction",
-        "response",
-        "resistance",
-        "maintenance",
-    ]
-    severity: Literal["info", "warning", "critical"]
-    title: str
-    grade: Grade
-    cite: Cite
-
-
-class Genotype(_Strict):
-    """Which genes to genotype when refractory CMV is suspected."""
-
-    genes: Annotated[tuple[str, ...], Field(min_length=1)]
-    after_letermovir: tuple[str, ...] = ()
-    after_maribavir: tuple[str, ...] = ()
-    grade: Grade
-    cite: Cite
-
-
-class CourseFile(_Strict):
-    genotype: Genotype
-    rule: tuple[CourseRule, ...]

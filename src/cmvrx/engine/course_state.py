@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from cmvrx.engine.course_rebuild import case_at, labs_by_analyte
 from cmvrx.engine.intake import Facts, read_facts
 from cmvrx.engine.planner import situation
-from cmvrx.engine.predicates import Situation
+from cmvrx.engine.predicates import Situation, holds
 from cmvrx.errors import InputError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.assessment import Finding
@@ -90,6 +90,22 @@ class CourseState:
         return (self.as_of - t) / DAY
 
 
+def _creatinine_window_hours(s: Situation, current: TherapyPeriod | None) -> float | None:
+    """The strictest creatinine cadence (hours) that applies in the current phase."""
+    if current is None or current.phase == "stopped":
+        return None
+    phase = "induction" if current.phase in INDUCTION_PHASES else "maintenance"
+    gaps = [
+        item.every_days * 24
+        for item in s.knowledge.monitoring
+        if "creatinine" in item.tracks
+        and item.every_days is not None
+        and item.phase in ("all", phase)
+        and holds(s, item.when)
+    ]
+    return min(gaps) if gaps else None
+
+
 def ordered_events(course: Course) -> list[Event]:
     """The events in clinical order, independent of arrival order."""
     for i, event in enumerate(course.events):
@@ -123,6 +139,14 @@ def build_state(
     current = periods[-1] if periods else None
     drugs = current.drugs if current is not None else frozenset()
     s = dataclasses.replace(situation(facts, k), regimen_drugs=drugs, regimen_chosen=bool(drugs))
+    window = _creatinine_window_hours(s, current)
+    if window is not None and window > k.number("creatinine_max_age_hours"):
+        # A creatinine the monitoring cadence does not yet call overdue still verifies
+        # the orders; otherwise "overdue" and "stale" would disagree.
+        facts = read_facts(case, k, as_of, creatinine_max_age_hours=window)
+        s = dataclasses.replace(
+            situation(facts, k), regimen_drugs=drugs, regimen_chosen=bool(drugs)
+        )
     return CourseState(
         course=course,
         as_of=as_of,

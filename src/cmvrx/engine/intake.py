@@ -87,15 +87,20 @@ def _reading(
     return Reading(value, m.measured_at, age_h, age_h <= max_age_h)
 
 
-def read_facts(case: Case, k: Knowledge, as_of: datetime) -> Facts:
-    """Normalise and check ``case`` at ``as_of``; raise ``InputError`` on bad input."""
+def read_facts(
+    case: Case, k: Knowledge, as_of: datetime, *, creatinine_max_age_hours: float | None = None
+) -> Facts:
+    """Normalise and check ``case`` at ``as_of``; raise ``InputError`` on bad input.
+
+    ``creatinine_max_age_hours`` replaces the knowledge's freshness limit for creatinine
+    (course follow-up passes the monitoring cadence of the current phase)."""
     p = case.patient
     age = _quantity(k, p.age, "age", "patient.age")
     weight = _quantity(k, p.weight, "mass", "patient.weight")
     if weight <= 0:
         raise ImplausibleValueError("weight must be above zero", field="patient.weight")
     height = _quantity(k, p.height, "length", "patient.height") if p.height else None
-    scr_age = k.number("creatinine_max_age_hours")
+    scr_age = creatinine_max_age_hours or k.number("creatinine_max_age_hours")
     cbc_age = k.number("blood_count_max_age_hours")
     long_ago = 24.0 * 365 * 200  # electrolytes/CD4: freshness judged by the course module
 

@@ -7,7 +7,7 @@ message in the knowledge uses only these.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from cmvrx.engine.predicates import (
     Situation,
@@ -16,6 +16,7 @@ from cmvrx.engine.predicates import (
     low_electrolytes,
     missing_electrolytes,
 )
+from cmvrx.knowledge.bundle import Knowledge
 
 
 def _fmt(value: float | None, spec: str = ".0f") -> str:
@@ -56,69 +57,85 @@ def _resistance_summary(s: Situation) -> str:
     return "; ".join(sorted(describe(m, s.knowledge) for m in s.facts.case.resistance_mutations))
 
 
+_PARAMETERS = (
+    "hiv_maintenance_stop_cd4",
+    "hiv_maintenance_stop_cd4_upper",
+    "hiv_maintenance_stop_months",
+    "hiv_maintenance_restart_cd4",
+    "hiv_lifelong_maintenance_cd4",
+)
+
+
+def _missing_counts(s: Situation) -> str:
+    f = s.facts
+    pairs = (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
+    return ", ".join(n for n, x in pairs if x is None or not x.fresh)
+
+
+def _ibw_ratio(s: Situation) -> str:
+    ibw = s.renal.ideal_weight_kg
+    return _fmt(s.facts.weight_kg / ibw if ibw else None, ".2f")
+
+
+# placeholder -> its display value for a situation
+_SITUATION_VALUES: Mapping[str, Callable[[Situation], str]] = {
+    "crcl_ml_min": lambda s: _fmt(s.renal.creatinine_clearance_ml_min),
+    "dialysis": lambda s: {"crrt": "CRRT", "peritoneal": "Peritoneal dialysis"}.get(
+        s.renal.dialysis, s.renal.dialysis
+    ),
+    "anc": lambda s: _fmt(s.facts.anc.value if s.facts.anc else None),
+    "cytopenias": lambda s: "; ".join(s.cytopenias),
+    "missing_counts": _missing_counts,
+    "missing_electrolytes": lambda s: ", ".join(missing_electrolytes(s)),
+    "low_electrolytes": lambda s: ", ".join(low_electrolytes(s)),
+    "unusable_reasons": _unusable_reasons,
+    "resistance_summary": _resistance_summary,
+    "weight_kg": lambda s: _fmt(s.facts.weight_kg, ".1f"),
+    "ibw_kg": lambda s: _fmt(s.renal.ideal_weight_kg, ".1f"),
+    "ibw_ratio": _ibw_ratio,
+    "weight_basis": lambda s: s.renal.weight_basis,
+    "egfr": lambda s: _fmt(s.renal.egfr_bedside_schwartz),
+}
+
+PLACEHOLDERS = frozenset((*_SITUATION_VALUES, *_PARAMETERS))
+
+
+def parameter_context(k: Knowledge) -> Mapping[str, str]:
+    """The placeholders filled from knowledge parameters alone (same for every patient)."""
+    found: Mapping[str, str] | None = k.memo.get(("parameter_context",))
+    if found is None:
+        found = k.memo[("parameter_context",)] = {
+            name: f"{k.number(name):g}" for name in _PARAMETERS
+        }
+    return found
+
+
+class _Context(Mapping[str, str]):
+    """Placeholder values, each computed on first use: a plan fills only the few
+    placeholders of the alerts that fire, and some (resistance, reasons) are costly."""
+
+    __slots__ = ("_s", "_values")
+
+    def __init__(self, s: Situation) -> None:
+        self._s = s
+        self._values = dict(parameter_context(s.knowledge))
+
+    def __getitem__(self, name: str) -> str:
+        value = self._values.get(name)
+        if value is None:
+            value = self._values[name] = _SITUATION_VALUES[name](self._s)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PLACEHOLDERS)
+
+    def __len__(self) -> int:
+        return len(PLACEHOLDERS)
+
+
 def alert_context(s: Situation) -> Mapping[str, str]:
     """Values for every placeholder, as display strings."""
-    f, r, k = s.facts, s.renal, s.knowledge
-    missing_counts = [
-        n
-        for n, x in (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
-        if x is None or not x.fresh
-    ]
-    ibw = r.ideal_weight_kg
-    params = {
-        name: f"{k.number(name):g}"
-        for name in (
-            "hiv_maintenance_stop_cd4",
-            "hiv_maintenance_stop_cd4_upper",
-            "hiv_maintenance_stop_months",
-            "hiv_maintenance_restart_cd4",
-            "hiv_lifelong_maintenance_cd4",
-        )
-    }
-    return {
-        "crcl_ml_min": _fmt(r.creatinine_clearance_ml_min),
-        "dialysis": {"crrt": "CRRT", "peritoneal": "Peritoneal dialysis"}.get(
-            r.dialysis, r.dialysis
-        ),
-        "anc": _fmt(f.anc.value if f.anc else None),
-        "cytopenias": "; ".join(s.cytopenias),
-        "missing_counts": ", ".join(missing_counts),
-        "missing_electrolytes": ", ".join(missing_electrolytes(s)),
-        "low_electrolytes": ", ".join(low_electrolytes(s)),
-        "unusable_reasons": _unusable_reasons(s),
-        "resistance_summary": _resistance_summary(s),
-        "weight_kg": _fmt(f.weight_kg, ".1f"),
-        "ibw_kg": _fmt(ibw, ".1f"),
-        "ibw_ratio": _fmt(f.weight_kg / ibw if ibw else None, ".2f"),
-        "weight_basis": r.weight_basis,
-        "egfr": _fmt(r.egfr_bedside_schwartz),
-        **params,
-    }
-
-
-PLACEHOLDERS = frozenset(
-    {
-        "crcl_ml_min",
-        "dialysis",
-        "anc",
-        "cytopenias",
-        "missing_counts",
-        "missing_electrolytes",
-        "low_electrolytes",
-        "unusable_reasons",
-        "resistance_summary",
-        "weight_kg",
-        "ibw_kg",
-        "ibw_ratio",
-        "weight_basis",
-        "egfr",
-        "hiv_maintenance_stop_cd4",
-        "hiv_maintenance_stop_cd4_upper",
-        "hiv_maintenance_stop_months",
-        "hiv_maintenance_restart_cd4",
-        "hiv_lifelong_maintenance_cd4",
-    }
-)
+    return _Context(s)
 
 
 def placeholders(template: str) -> set[str]:

@@ -7,20 +7,20 @@ regimen rule → induction doses and step-down → refusals → maintenance → 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 
 from cmvrx import __version__
+from cmvrx.engine import plan_items
 from cmvrx.engine import renal as renal_fn
-from cmvrx.engine.dosing import column_for, dose_for, per_kg_renal_refusal
+from cmvrx.engine.dosing import column_of, dose_for, per_kg_renal_refusal
 from cmvrx.engine.intake import Facts, read_facts
 from cmvrx.engine.messages import alert_context, render
 from cmvrx.engine.predicates import PREDICATES, Situation, holds
 from cmvrx.engine.resistance import resistant_drugs
 from cmvrx.knowledge.bundle import Knowledge
-from cmvrx.knowledge.schema import Grade, RegimenRule
 from cmvrx.knowledge.schema import Regimen as RegimenDef
+from cmvrx.knowledge.schema import RegimenRule
 from cmvrx.knowledge.schema import StepDown as StepDownDef
 from cmvrx.model import plan as p
 from cmvrx.model.patient import Case
@@ -31,15 +31,9 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
     facts = read_facts(case, k, as_of)
     s = situation(facts, k)
     rule = choose_rule(s)
-    regimen_def = k.regimens.get(rule.regimen) if rule.regimen else None
-    drugs = frozenset(c.drug for c in regimen_def.components) if regimen_def else frozenset()
+    regimen_def, drugs, cite = plan_items.regimen_of(k, rule)
     step_down_def = regimen_def.step_down if regimen_def else None
-    s = dataclasses.replace(
-        s,
-        regimen_drugs=drugs,
-        regimen_chosen=regimen_def is not None,
-        step_down_offered=step_down_def is not None,
-    )
+    s = _planned(s, drugs, regimen_def is not None, step_down_def is not None)
     induction = (
         tuple(dose_for(s, c.drug, c.phase) for c in regimen_def.components) if regimen_def else ()
     )
@@ -52,7 +46,7 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
         *((step_down.dose,) if step_down and step_down.dose else ()),
     )
     not_confirmed = _not_confirmed(s, doses, regimen_def)
-    s = dataclasses.replace(s, uses_not_confirmed=bool(not_confirmed))
+    s = _planned(s, drugs, regimen_def is not None, step_down_def is not None, bool(not_confirmed))
     regimen = p.Regimen(
         rule_id=rule.id,
         regimen_id=rule.regimen,
@@ -64,10 +58,11 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
         duration_max_days=regimen_def.induction.max_days if regimen_def else None,
         step_down=step_down,
         then=regimen_def.then if regimen_def else "",
-        cite=tuple(dict.fromkeys((*rule.cite, *(regimen_def.cite if regimen_def else ())))),
+        cite=cite,
     )
     alerts = _alerts(s, context)
-    cited = {c for item in (regimen, *doses, *alerts) for c in item.cite}
+    cited = set(regimen.cite).union(*[item.cite for item in (*doses, *alerts)])
+    titles = plan_items.source_titles(k)
     return p.Plan(
         case_id=case.case_id,
         provenance=p.Provenance(__version__, k.version, k.content_hash, as_of),
@@ -79,7 +74,7 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
         monitoring=_monitoring(s),
         alerts=alerts,
         not_confirmed=not_confirmed,
-        sources={cid: k.sources[cid].title for cid in sorted(cited)},
+        sources={cid: titles[cid] for cid in sorted(cited)},
     )
 
 
@@ -87,21 +82,38 @@ def situation(facts: Facts, k: Knowledge) -> Situation:
     """Everything the rules need to know about the patient, before a regimen is chosen."""
     renal = renal_fn.assess(facts, k)
     pediatric = renal_fn.is_pediatric(facts, k)
-    s = Situation(
+    resistant_to = resistant_drugs(facts.case.resistance_mutations, k)
+    column = column_of(facts.case, pediatric, "foscarnet", "induction")
+    return Situation(
         facts=facts,
         renal=renal,
         knowledge=k,
         pediatric=pediatric,
-        resistant_to=resistant_drugs(facts.case.resistance_mutations, k),
+        resistant_to=resistant_to,
         cytopenias=_cytopenias(facts, k),
-        foscarnet_renal_refusal=False,
-        cidofovir_problems=(),
-    )
-    column = column_for(s, "foscarnet", "induction")
-    return dataclasses.replace(
-        s,
         foscarnet_renal_refusal=per_kg_renal_refusal(k, renal, column),
-        cidofovir_problems=_cidofovir_problems(s),
+        cidofovir_problems=_cidofovir_problems(facts, k, renal, resistant_to),
+    )
+
+
+def _planned(
+    s: Situation, drugs: frozenset[str], chosen: bool, step_down: bool, uses_nc: bool = False
+) -> Situation:
+    """``s`` with the regimen facts set: built directly, as dataclasses.replace() of this
+    frozen dataclass cost more than the rules it feeds."""
+    return Situation(
+        facts=s.facts,
+        renal=s.renal,
+        knowledge=s.knowledge,
+        pediatric=s.pediatric,
+        resistant_to=s.resistant_to,
+        cytopenias=s.cytopenias,
+        foscarnet_renal_refusal=s.foscarnet_renal_refusal,
+        cidofovir_problems=s.cidofovir_problems,
+        regimen_drugs=drugs,
+        step_down_offered=step_down,
+        regimen_chosen=chosen,
+        uses_not_confirmed=uses_nc,
     )
 
 
@@ -127,18 +139,19 @@ def _cytopenias(f: Facts, k: Knowledge) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _cidofovir_problems(s: Situation) -> tuple[str, ...]:
-    f, k, r = s.facts, s.knowledge, s.renal
+def _cidofovir_problems(
+    f: Facts, k: Knowledge, r: p.RenalFunction, resistant_to: frozenset[str]
+) -> tuple[str, ...]:
     problems = []
     if f.case.intolerance.cidofovir:
         problems.append("cidofovir intolerance")
     if f.case.intolerance.probenecid_or_sulfa_allergy:
         problems.append("probenecid/sulfa hypersensitivity (probenecid is mandatory)")
-    if "cidofovir" in s.resistant_to:
+    if "cidofovir" in resistant_to:
         problems.append("resistance")
     if r.dialysis != "none":
         problems.append("dialysis (CrCl ≤ 55 mL/min)")
-    crcl_limit = min(b.lower for b in k.schedules["cidofovir.induction"].band if b.recommended)
+    crcl_limit = k.derived(("cidofovir_crcl_limit",), _cidofovir_crcl_limit)
     if r.creatinine_clearance_ml_min is None:
         problems.append("CrCl unknown: measure serum creatinine")
     elif r.creatinine_clearance_ml_min <= crcl_limit:
@@ -153,6 +166,11 @@ def _cidofovir_problems(s: Situation) -> tuple[str, ...]:
         problems.append(f"serum creatinine within {lab_age:g} h: measure it")
     problems.extend(_urine_protein_problems(f, k))
     return tuple(problems)
+
+
+def _cidofovir_crcl_limit(k: Knowledge) -> float:
+    """CrCl at or below which cidofovir is contraindicated (its lowest recommended band)."""
+    return min(b.lower for b in k.schedules["cidofovir.induction"].band if b.recommended)
 
 
 def _urine_protein_problems(f: Facts, k: Knowledge) -> list[str]:
@@ -192,13 +210,16 @@ def _unmet(s: Situation, names: tuple[str, ...]) -> str:
 def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
     k = s.knowledge
     options = tuple(
-        dose_for(s, o.drug, "maintenance") for o in k.maintenance.option if holds(s, (), o.unless)
+        [dose_for(s, o.drug, "maintenance") for o in k.maintenance.option if holds(s, (), o.unless)]
     )
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:
+        constant = plan_items.constant_criteria(k, kind)
+        if constant is not None:
+            return constant
         return tuple(
-            p.Criterion(c.id, render(c.text, context), c.grade.value, c.cite)
-            for c in k.criteria(kind)
+            item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
+            for c, grade, item in plan_items.criteria(k, kind)
         )
 
     return p.Maintenance(
@@ -207,29 +228,21 @@ def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
 
 
 def _refusals(s: Situation) -> tuple[p.Refused, ...]:
-    return tuple(
-        p.Refused(r.drug, r.id, r.reason, r.instead, r.cite)
-        for r in s.knowledge.refusals
-        if holds(s, r.when, r.unless)
-    )
+    return tuple([item for applies, item in plan_items.refusals(s.knowledge) if applies(s)])
 
 
 def _monitoring(s: Situation) -> tuple[p.MonitoringItem, ...]:
-    return tuple(
-        p.MonitoringItem(m.id, m.test, m.phase, m.frequency, m.every_days, m.cite, m.grade.value)
-        for m in s.knowledge.monitoring
-        if holds(s, m.when)
-    )
+    return tuple([item for applies, item in plan_items.monitoring(s.knowledge) if applies(s)])
 
 
 def _alerts(s: Situation, context: Mapping[str, str]) -> tuple[p.Alert, ...]:
-    order = {"critical": 0, "warning": 1, "info": 2}
-    found = [
-        p.Alert(a.id, a.severity, render(a.message, context), a.cite)
-        for a in s.knowledge.alerts
-        if holds(s, a.when, a.unless)
-    ]
-    return tuple(sorted(found, key=lambda a: order[a.severity]))
+    return tuple(
+        [
+            a.item or p.Alert(a.rule_id, a.severity, render(a.message, context), a.cite)
+            for a in plan_items.alerts(s.knowledge)  # critical first, then warning, info
+            if a.applies(s)
+        ]
+    )
 
 
 def _not_confirmed(
@@ -237,35 +250,21 @@ def _not_confirmed(
 ) -> tuple[p.NotConfirmed, ...]:
     k = s.knowledge
     used: dict[str, p.NotConfirmed] = {}
+    parameters = plan_items.parameter_entries(k)
     for name in _parameters_in_use(s):
-        param = k.param(name)
-        if param.grade is Grade.NOT_CONFIRMED:
-            used[name] = p.NotConfirmed(name, f"{param.value} {param.unit}", param.description)
+        entry = parameters.get(name)
+        if entry is None:
+            k.param(name)  # a confirmed parameter; raises KnowledgeError for an unknown one
+        else:
+            used[name] = entry
+    rounding = plan_items.rounding_entries(k)
     for dose in doses:
         for item in dose.not_confirmed:
-            drug = k.drugs.get(item.split(".")[0])
-            if drug is not None and drug.rounding is not None and item.endswith(".rounding"):
-                used[item] = p.NotConfirmed(
-                    item, f"{drug.rounding.step_mg:g} mg", drug.rounding.note
-                )
+            if item in rounding:
+                used[item] = rounding[item]
     if regimen is not None:
-        for part, grade, text in (
-            (f"{regimen.id}.induction", regimen.induction.grade, regimen.induction.text),
-            *(
-                (
-                    (
-                        f"{regimen.id}.step_down",
-                        regimen.step_down.grade,
-                        f"step down after {regimen.step_down.after_improvement_days_min}–"
-                        f"{regimen.step_down.after_improvement_days_max} days of improvement",
-                    ),
-                )
-                if regimen.step_down
-                else ()
-            ),
-        ):
-            if grade is Grade.NOT_CONFIRMED:
-                used[part] = p.NotConfirmed(part, text, "duration from the seed guideline")
+        for entry in plan_items.regimen_entries(k, regimen.id):
+            used[entry.id] = entry
     return tuple(used.values())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cmvrx.engine.intake import Facts
 from cmvrx.knowledge.bundle import Knowledge
@@ -55,11 +56,13 @@ class Situation:
     uses_not_confirmed: bool = False
 
     sites: frozenset[str] = field(init=False)
+    # values derived from this situation alone (renal lookups by measure), kept because
+    # each of a plan's doses asks for them again
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # computed once: nearly every predicate reads the disease sites
-        sites = frozenset(site.value for site in self.facts.case.disease.sites)
-        object.__setattr__(self, "sites", sites)
+        # a plan builds three situations: the sites are computed once, in the facts
+        object.__setattr__(self, "sites", self.facts.sites)
 
 
 def _cns(s: Situation) -> bool:
@@ -144,10 +147,15 @@ def missing_electrolytes(s: Situation) -> tuple[str, ...]:
     return tuple(name for name, r in pairs if r is None)
 
 
+def _full_dose_crcl(k: Knowledge) -> float:
+    """The label's full-dose edge: the highest lower bound of a recommended ganciclovir
+    induction band."""
+    return max(b.lower for b in k.schedules["ganciclovir.induction"].band if b.recommended)
+
+
 def _renal_impairment(s: Situation) -> bool:
     crcl = s.renal.creatinine_clearance_ml_min
-    full_dose = s.knowledge.schedules["ganciclovir.induction"].band
-    threshold = max(b.lower for b in full_dose if b.recommended)  # label full-dose edge
+    threshold = s.knowledge.derived(("full_dose_crcl",), _full_dose_crcl)
     return s.renal.dialysis != "none" or (crcl is not None and crcl < threshold)
 
 
@@ -222,3 +230,11 @@ def holds(s: Situation, when: tuple[str, ...], unless: tuple[str, ...] = ()) -> 
         if PREDICATES[name](s):
             return False
     return True
+
+
+def rule_check(when: tuple[str, ...], unless: tuple[str, ...] = ()) -> Predicate:
+    """``holds(s, when, unless)`` as one callable, for rules checked on every plan: most
+    rules name a single predicate, which is then called directly."""
+    if len(when) == 1 and not unless:
+        return PREDICATES[when[0]]
+    return lambda s: holds(s, when, unless)

@@ -136,6 +136,7 @@ def is_pediatric(facts: Facts, k: Knowledge) -> bool:
 def assess(facts: Facts, k: Knowledge) -> RenalFunction:
     """Renal function for every label measure this patient may need."""
     weight, ibw, obese = dosing_weight(facts, k)
+    pediatric = is_pediatric(facts, k)
     dialysis = facts.case.renal.dialysis.value
     scr = facts.creatinine
     fresh_scr = scr.value if scr is not None and scr.fresh else None
@@ -144,7 +145,7 @@ def assess(facts: Facts, k: Knowledge) -> RenalFunction:
     if measured is not None and measured.fresh:
         crcl, method = measured.value, "measured (timed urine)"
         per_kg, per_kg_method = clean(measured.value / weight), f"measured CrCl ÷ {weight:.1f} kg"
-    elif fresh_scr is not None and not is_pediatric(facts, k):
+    elif fresh_scr is not None and not pediatric:
         crcl = cockcroft_gault(
             k,
             age_years=facts.age_years,
@@ -158,7 +159,7 @@ def assess(facts: Facts, k: Knowledge) -> RenalFunction:
         )
         per_kg_method = "foscarnet label modified Cockcroft–Gault (weight cancels)"
     egfr = bsa = None
-    if is_pediatric(facts, k) and facts.height_cm is not None:
+    if pediatric and facts.height_cm is not None:
         bsa = mosteller_bsa(k, height_cm=facts.height_cm, weight_kg=facts.weight_kg)
         if fresh_scr is not None:
             egfr = bedside_schwartz(k, height_cm=facts.height_cm, creatinine_mg_dl=fresh_scr)

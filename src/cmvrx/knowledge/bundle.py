@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cmvrx.errors import KnowledgeError
 from cmvrx.knowledge.files import (
@@ -26,6 +27,9 @@ from cmvrx.knowledge.schema import (
     SchwartzK,
     Source,
 )
+
+T = TypeVar("T")
+_NOT_BUILT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,19 @@ class Knowledge:
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     course: CourseFile | None = None
     numbers: Mapping[str, float] = field(default_factory=dict)  # numeric parameters, for speed
+    # Values derived from this knowledge alone (schedule lookups, band texts, constant
+    # output items), computed on first use by the engine: a warm plan must not rebuild
+    # them per call. Keys are tuples of knowledge ids, never patient data.
+    memo: dict[tuple[str, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def derived(self, key: tuple[str, ...], build: Callable[[Knowledge], T]) -> T:
+        """``build(self)``, computed once per knowledge and kept under ``key``."""
+        found: Any = self.memo.get(key, _NOT_BUILT)
+        if found is _NOT_BUILT:  # None is a value: "not applicable" is worth keeping too
+            found = self.memo[key] = build(self)
+        return found  # type: ignore[no-any-return]
 
     def param(self, name: str) -> Parameter:
         try:
@@ -74,6 +91,13 @@ class Knowledge:
 
     def schedule_for(self, drug_id: str, phase: str, column: str) -> Schedule:
         """The schedule of ``drug_id`` for ``phase``: ``column`` if it has one, else 'standard'."""
+        key = ("schedule_for", drug_id, phase, column)
+        found: Schedule | None = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = self._find_schedule(drug_id, phase, column)
+        return found
+
+    def _find_schedule(self, drug_id: str, phase: str, column: str) -> Schedule:
         candidates = [s for s in self.drug(drug_id).schedule if s.phase == phase]
         for wanted in (column, "standard"):
             for schedule in candidates:

@@ -16,12 +16,6 @@ from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Band, DoseRow, Drug, Grade, Schedule
 from cmvrx.model.plan import DRUG_DOSE_DEFAULTS
 
-_MEASURE_UNIT = {
-    "crcl_ml_min": "mL/min",
-    "crcl_ml_min_per_kg": "mL/min/kg",
-    "egfr_bedside_schwartz": "mL/min/1.73 m²",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Table:
@@ -68,7 +62,7 @@ def _build_table(k: Knowledge, drug_id: str, phase: str, column: str) -> Table:
         "instructions": drug.administration.instructions,
         "warnings": drug.warning,
     }
-    unit = _MEASURE_UNIT.get(schedule.measure, "")
+    unit = schedule.measure_unit
     bands = tuple(
         (b, text, f"{schedule.id}#band[{text}]")
         for b in schedule.band

@@ -31,13 +31,8 @@ class RenalLookup:
     missing: str = ""
 
 
-def column_for(s: Situation, drug: str, phase: str) -> str:
-    """Which label column applies: pediatric, the chosen foscarnet column, or standard."""
-    return column_of(s.facts.case, s.pediatric, drug, phase)
-
-
 def column_of(case: Case, pediatric: bool, drug: str, phase: str) -> str:
-    """``column_for`` before a ``Situation`` exists (the situation needs the column)."""
+    """Which label column applies: pediatric, the chosen foscarnet column, or standard."""
     if pediatric:
         return "pediatric"
     if drug == "foscarnet":
@@ -80,7 +75,7 @@ def find_band(schedule: Schedule, value: float) -> Band:
 
 def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = True) -> DrugDose:
     """This patient's dose of ``drug_id`` in ``phase``, or the reason there is none."""
-    t = table(s.knowledge, drug_id, phase, column_for(s, drug_id, phase))
+    t = table(s.knowledge, drug_id, phase, column_of(s.facts.case, s.pediatric, drug_id, phase))
     schedule = t.schedule
     if check_counts and drug_id in GANCICLOVIR_CLASS:
         blocked = _counts_problem(s)

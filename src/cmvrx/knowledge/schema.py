@@ -147,6 +147,14 @@ class Modifier(DoseRow):
     when_medication_any: Annotated[tuple[str, ...], Field(min_length=1)]
 
 
+MEASURE_UNIT = {
+    "crcl_ml_min": "mL/min",
+    "crcl_ml_min_per_kg": "mL/min/kg",
+    "egfr_bedside_schwartz": "mL/min/1.73 m²",
+    "none": "",
+}
+
+
 class Schedule(StrictModel):
     """One dosing column of a label table: a drug, a phase, and its renal bands."""
 
@@ -170,6 +178,11 @@ class Schedule(StrictModel):
         if self.measure != "none" and (not self.band or self.fixed is not None):
             raise ValueError("a renal schedule needs bands and no 'fixed' row")
         return self
+
+    @property
+    def measure_unit(self) -> str:
+        """The unit of the renal measure its bands are written in."""
+        return MEASURE_UNIT[self.measure]
 
 
 class Administration(StrictModel):

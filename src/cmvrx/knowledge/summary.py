@@ -21,16 +21,8 @@ def _row(row: DoseRow, band: str) -> dict[str, Any]:
     }
 
 
-_UNITS = {
-    "crcl_ml_min": "mL/min",
-    "crcl_ml_min_per_kg": "mL/min/kg",
-    "egfr_bedside_schwartz": "mL/min/1.73 m²",
-    "none": "",
-}
-
-
 def _schedule(s: Schedule, dose_unit: str) -> dict[str, Any]:
-    rows = [_row(b, b.describe(_UNITS[s.measure])) for b in sorted(s.band, key=lambda b: -b.lower)]
+    rows = [_row(b, b.describe(s.measure_unit)) for b in sorted(s.band, key=lambda b: -b.lower)]
     if s.hemodialysis is not None:
         rows.append(_row(s.hemodialysis, "intermittent hemodialysis"))
     if s.fixed is not None:

@@ -29,8 +29,6 @@ DATA = Path(str(resources.files("cmvrx.knowledge") / "data"))
 # Predicates kept in the closed vocabulary although no knowledge rule names them today,
 # with why they stay. Every other predicate must be used by at least one rule.
 DOCUMENTED_UNUSED = {
-    "gi_disease": "no rule in this knowledge release distinguishes GI disease (the HIV GI "
-    "duration is regimen text); kept in the vocabulary for knowledge authors",
     "transplant": "no rule names it directly; the same fact reaches rules through "
     "'immunosuppressed' and 'refractory_post_transplant'",
 }
@@ -317,6 +315,11 @@ def _predicates_used(k) -> set[str]:
     for regimen in k.regimens.values():
         if regimen.step_down is not None:
             used |= set(regimen.step_down.requires)
+        for note in regimen.induction.note:
+            used |= set(note.when)
+    for kind in ("end_of_induction", "stop", "restart", "lifelong"):
+        for criterion in k.criteria(kind):
+            used |= {*criterion.when, *criterion.unless}
     return used
 
 

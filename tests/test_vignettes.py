@@ -36,6 +36,10 @@ why_not_contains}``
     induction criteria present (with text).
 ``renal: {crcl_ml_min, crcl_per_kg, egfr, weight_kg, obese, insufficient_contains}``
 ``not_confirmed_includes``: ids in the plan's NOT CONFIRMED list.
+``maintenance_criteria_absent``: criterion ids that must not be shown (they do not apply).
+``duration_contains`` / ``duration_excludes``: substrings of the regimen's duration text.
+``text_present`` / ``text_absent``: substrings that must / must not appear in any text
+    of the plan (every string value of its JSON, joined).
 ``no_dose: true``: no drug anywhere in the plan (induction, step-down, maintenance) has
     status ``dose``.
 """
@@ -148,6 +152,12 @@ CHECKLIST: tuple[str, ...] = (
     "input: unknown unit",
     "input: hemodialysis with measured CrCl 90",
     "input: naive timestamp",
+    # issue 7: monitoring, resistance and text that fits the patient
+    "ref: foscarnet monitoring when offered for maintenance (clinical-reference §3.6)",
+    "ref: UL97 alone leaves foscarnet and cidofovir active; UL54 per the report",
+    "ref: each text item shown only when it applies to the patient",
+    "ref: pregnancy test only for people who can become pregnant (configurable age bounds)",
+    "ref: HIV GI disease 21–42 days or until symptoms resolve (S-HIV-DRLEX-GI)",
 )
 
 _ERRORS = {
@@ -230,6 +240,17 @@ def _all_doses(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if reg["step_down"] and reg["step_down"]["dose"]:
         out.append(("step_down", reg["step_down"]["dose"]))
     return out
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a JSON value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _check_plan(m: Mismatch, plan: dict[str, Any], expect: dict[str, Any]) -> None:
@@ -357,6 +378,30 @@ def _check_plan(m: Mismatch, plan: dict[str, Any], expect: dict[str, Any]) -> No
             ids = {n["id"] for n in plan["not_confirmed"]}
             for nid in expected:
                 m.require(nid in ids, f"not_confirmed {nid} missing; present: {sorted(ids)}")
+        elif key == "maintenance_criteria_absent":
+            mt = plan["maintenance"]
+            ids = {
+                c["rule_id"]
+                for kind in ("end_of_induction", "stop", "restart", "lifelong")
+                for c in mt[kind]
+            }
+            for cid in expected:
+                m.require(cid not in ids, f"maintenance criterion {cid} should be absent")
+        elif key in ("duration_contains", "duration_excludes"):
+            want = key == "duration_contains"
+            for part in expected:
+                m.require(
+                    (part in reg["duration"]) == want,
+                    f"duration {reg['duration']!r} should {'' if want else 'not '}hold {part!r}",
+                )
+        elif key in ("text_present", "text_absent"):
+            text = " | ".join(_strings(plan))
+            want = key == "text_present"
+            for part in expected:
+                m.require(
+                    (part in text) == want,
+                    f"plan text should {'' if want else 'not '}contain {part!r}",
+                )
         elif key == "no_dose":
             dosed = [where for where, d in _all_doses(plan) if d["status"] == "dose"]
             m.require(not (expected and dosed), f"no dose expected, but doses for: {dosed}")

@@ -183,7 +183,15 @@ def resistance(st: CourseState) -> list[Finding]:
         rule = rule_for(m, k)
         based_on = (rule.id,) if rule else ()
         cite = rule.cite if rule else ()
-        out.append(finding(k, "CRS-RESISTANCE-KNOWN", describe(m, k), based_on=based_on, cite=cite))
+        out.append(
+            finding(
+                k,
+                "CRS-RESISTANCE-KNOWN",
+                describe(m, k, st.case.resistance_mutations),
+                based_on=based_on,
+                cite=cite,
+            )
+        )
         for drug in sorted(drugs_affected(m, k) & active):
             out.append(
                 finding(

@@ -54,7 +54,8 @@ def _resistance_summary(s: Situation) -> str:
     from cmvrx.engine.resistance import describe
 
     # sorted: the plan must not depend on the order the mutations were entered in
-    return "; ".join(sorted(describe(m, s.knowledge) for m in s.facts.case.resistance_mutations))
+    genotype = s.facts.case.resistance_mutations
+    return "; ".join(sorted(describe(m, s.knowledge, genotype) for m in genotype))
 
 
 _PARAMETERS = (

@@ -53,7 +53,7 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
         title=regimen_def.title if regimen_def else "No regimen: specialist review",
         rationale=rule.rationale,
         induction=induction,
-        duration=regimen_def.induction.text if regimen_def else "",
+        duration=_duration_text(s, regimen_def) if regimen_def else "",
         duration_min_days=regimen_def.induction.min_days if regimen_def else None,
         duration_max_days=regimen_def.induction.max_days if regimen_def else None,
         step_down=step_down,
@@ -153,7 +153,8 @@ def _cidofovir_problems(
         problems.append("dialysis (CrCl ≤ 55 mL/min)")
     crcl_limit = k.derived(("cidofovir_crcl_limit",), _cidofovir_crcl_limit)
     if r.creatinine_clearance_ml_min is None:
-        problems.append("CrCl unknown: measure serum creatinine")
+        if r.dialysis == "none":  # dialysis is named above
+            problems.append(_no_crcl_reason(f, r))
     elif r.creatinine_clearance_ml_min <= crcl_limit:
         problems.append(f"CrCl {r.creatinine_clearance_ml_min:.0f} ≤ {crcl_limit:g} mL/min")
     scr_limit = k.number("cidofovir_max_serum_creatinine")
@@ -166,6 +167,15 @@ def _cidofovir_problems(
         problems.append(f"serum creatinine within {lab_age:g} h: measure it")
     problems.extend(_urine_protein_problems(f, k))
     return tuple(problems)
+
+
+def _no_crcl_reason(f: Facts, r: p.RenalFunction) -> str:
+    """Why cidofovir's CrCl criterion cannot be checked (not always an unmeasured creatinine)."""
+    if r.egfr_bedside_schwartz is not None:
+        return "child: the label's CrCl criterion is adult Cockcroft–Gault — specialist review"
+    if f.creatinine is None:
+        return "CrCl unknown: measure serum creatinine"
+    return f"CrCl not estimated: {r.insufficient or 'renal data insufficient'}"
 
 
 def _cidofovir_crcl_limit(k: Knowledge) -> float:
@@ -207,6 +217,12 @@ def _unmet(s: Situation, names: tuple[str, ...]) -> str:
     return "not met: " + ", ".join(n.replace("_", " ") for n in names if not PREDICATES[n](s))
 
 
+def _duration_text(s: Situation, regimen: RegimenDef) -> str:
+    """The regimen's duration, with the notes that apply to this patient (HIV GI disease)."""
+    notes = [n.text for n in regimen.induction.note if holds(s, n.when)]
+    return "; ".join((regimen.induction.text, *notes))
+
+
 def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
     k = s.knowledge
     options = tuple(
@@ -214,12 +230,11 @@ def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
     )
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:
-        constant = plan_items.constant_criteria(k, kind)
-        if constant is not None:
-            return constant
+        # each criterion only when it applies to this patient (HIV rows for HIV, CSF for CNS)
         return tuple(
             item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
             for c, grade, item in plan_items.criteria(k, kind)
+            if holds(s, c.when, c.unless)
         )
 
     return p.Maintenance(
@@ -288,6 +303,8 @@ def _parameters_in_use(s: Situation) -> tuple[str, ...]:
                 "foscarnet_low_phosphate",
             )
         )
+    if s.facts.sex == "female" and PREDICATES["ganciclovir_class_in_plan"](s):
+        names.extend(("pregnancy_relevant_min_age", "pregnancy_relevant_max_age"))
     hiv = s.facts.case.hiv
     if hiv is not None and hiv.status == "positive":
         names.append("hiv_maintenance_stop_cd4_upper")

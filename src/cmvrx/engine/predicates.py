@@ -101,8 +101,18 @@ def _oral(s: Situation) -> bool | None:
 
 
 def _may_become_pregnant(s: Situation) -> bool:
-    f = s.facts
-    return f.sex == "female" and f.age_years >= s.knowledge.number("pregnancy_relevant_min_age")
+    f, k = s.facts, s.knowledge
+    return f.sex == "female" and k.number("pregnancy_relevant_min_age") <= f.age_years <= k.number(
+        "pregnancy_relevant_max_age"
+    )
+
+
+def _foscarnet_maintenance_option(s: Situation) -> bool:
+    """Foscarnet is among the maintenance options offered (maintenance.toml)."""
+    for option in s.knowledge.maintenance.option:
+        if option.drug == "foscarnet":
+            return holds(s, (), option.unless)
+    return False
 
 
 def _hiv(s: Situation) -> bool:
@@ -178,11 +188,13 @@ PREDICATES: Mapping[str, Predicate] = {
         _may_become_pregnant(s) and s.facts.case.patient.pregnant is None
     ),
     "may_become_pregnant": lambda s: _may_become_pregnant(s),
+    "not_known_pregnant": lambda s: s.facts.case.patient.pregnant is not True,
     "hiv_positive": _hiv,
     "hiv_not_on_art": lambda s: (
         _hiv(s) and s.facts.case.hiv is not None and s.facts.case.hiv.on_art is False
     ),
     "transplant": _transplant,
+    "hiv_positive_not_transplant": lambda s: _hiv(s) and not _transplant(s),
     "immunosuppressed": lambda s: _transplant(s) or bool(s.facts.medications & IMMUNOSUPPRESSANTS),
     "on_calcineurin_or_mtor_inhibitor": lambda s: bool(s.facts.medications & CALCINEURIN_OR_MTOR),
     "on_hemodialysis": lambda s: s.renal.dialysis == "intermittent_hemodialysis",
@@ -205,6 +217,8 @@ PREDICATES: Mapping[str, Predicate] = {
     "known_resistance": lambda s: bool(s.facts.case.resistance_mutations),
     "ganciclovir_in_plan": lambda s: "ganciclovir" in s.regimen_drugs,
     "foscarnet_in_plan": lambda s: "foscarnet" in s.regimen_drugs,
+    "foscarnet_not_in_plan": lambda s: "foscarnet" not in s.regimen_drugs,
+    "foscarnet_maintenance_option": _foscarnet_maintenance_option,
     "cidofovir_in_plan": lambda s: "cidofovir" in s.regimen_drugs,
     "ganciclovir_class_in_plan": lambda s: (
         bool(s.regimen_drugs & GANCICLOVIR_CLASS) or s.step_down_offered

@@ -32,8 +32,19 @@ def resistant_drugs(mutations: Sequence[Mutation], k: Knowledge) -> frozenset[st
     return out
 
 
-def describe(mutation: Mutation, k: Knowledge) -> str:
+def describe(mutation: Mutation, k: Knowledge, genotype: Sequence[Mutation] = ()) -> str:
+    """What the mutation implies, read against the whole ``genotype`` it was found in: a
+    drug the mutation alone leaves active is called active only when no other mutation of
+    the genotype compromises it."""
     rule = rule_for(mutation, k)
     drugs = ", ".join(sorted(drugs_affected(mutation, k))) or "none named by the report"
     implication = rule.implication if rule else "no rule in the knowledge: specialist review"
+    if rule is not None and rule.remains_active:
+        others = resistant_drugs([m for m in genotype if m is not mutation], k)
+        active = [d for d in rule.remains_active if d not in others]
+        lost = [d for d in rule.remains_active if d in others]
+        if active:
+            implication += f"; {' and '.join(active)} remain active on this genotype"
+        if lost:
+            implication += f"; {' and '.join(lost)} compromised by another mutation of the genotype"
     return f"{mutation.gene.value} {mutation.mutation} → resistant to {drugs} ({implication})"

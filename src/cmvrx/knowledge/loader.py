@@ -268,6 +268,8 @@ def _check_references(k: Knowledge) -> None:
         if regimen.step_down is not None:
             known(f"regimens.toml: regimen {regimen.id}", regimen.step_down.requires)
             k.schedule_for(regimen.step_down.drug, regimen.step_down.phase, "standard")
+        for note in regimen.induction.note:
+            known(f"regimens.toml: regimen {regimen.id} duration note", note.when)
     for refusal in k.refusals:
         known(f"regimens.toml: refusal {refusal.id}", (*refusal.when, *refusal.unless))
         k.drug(refusal.drug)
@@ -275,6 +277,9 @@ def _check_references(k: Knowledge) -> None:
         known(f"alerts.toml: {alert.id}", (*alert.when, *alert.unless))
     for item in k.monitoring:
         known(f"monitoring.toml: {item.id}", item.when)
+    for kind in ("end_of_induction", "stop", "restart", "lifelong"):
+        for criterion in k.criteria(kind):
+            known(f"maintenance.toml: {criterion.id}", (*criterion.when, *criterion.unless))
     for option in k.maintenance.option:
         known(f"maintenance.toml: option {option.drug}", option.unless)
         k.drug(option.drug)

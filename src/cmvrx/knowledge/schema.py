@@ -258,12 +258,21 @@ class RegimenComponent(StrictModel):
     phase: Literal["induction", "maintenance", "refractory_treatment"]
 
 
+class DurationNote(StrictModel):
+    """A sentence added to a regimen's duration text only when its predicates hold."""
+
+    when: Annotated[tuple[str, ...], Field(min_length=1)]
+    text: str
+    cite: Cite
+
+
 class Duration(StrictModel):
     min_days: int = Field(gt=0)
     max_days: int | None = None
     text: str
     grade: Grade
     cite: Cite
+    note: tuple[DurationNote, ...] = ()
 
 
 class StepDown(StrictModel):
@@ -343,6 +352,11 @@ class MutationRule(StrictModel):
     mutations: tuple[str, ...] = Field(description="Codon changes, or ('*',) for any.")
     resistant_to: tuple[str, ...]
     implication: str
+    remains_active: tuple[str, ...] = Field(
+        (),
+        description="Drugs this mutation alone leaves active; said only when the rest of "
+        "the genotype does not compromise them.",
+    )
     cite: Cite
 
 
@@ -351,6 +365,8 @@ class Criterion(StrictModel):
     text: str
     grade: Grade
     cite: Cite
+    when: tuple[str, ...] = Field((), description="Shown only when these predicates hold.")
+    unless: tuple[str, ...] = ()
 
 
 class MaintenanceOption(StrictModel):

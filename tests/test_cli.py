@@ -56,7 +56,7 @@ def assert_no_dose(output: str) -> None:
 
 
 def test_plan_human_report_has_every_section() -> None:
-    result = invoke("plan", str(EXAMPLE), "--as-of", AS_OF)
+    result = invoke("plan", str(EXAMPLE), "--as-of", AS_OF, "--full")
     assert result.exit_code == 0, result.output
     text = flat(result.stdout)
     for heading in (
@@ -441,7 +441,7 @@ def test_subprocess_plan_json_and_human() -> None:
     as_json = _run("plan", str(EXAMPLE), "--json", "--as-of", AS_OF)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == cmvrx.plan(EXAMPLE, as_of=AS_OF_DT).to_dict()
-    human = _run("plan", str(EXAMPLE), "--as-of", AS_OF)
+    human = _run("plan", str(EXAMPLE), "--as-of", AS_OF, "--full")
     assert human.returncode == 0, human.stderr
     assert "Induction doses" in human.stdout and "Traceback" not in human.stderr
 

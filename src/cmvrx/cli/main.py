@@ -133,8 +133,16 @@ def plan(
             help="Change a NOT CONFIRMED value (repeatable); see `cmvrx knowledge check`.",
         ),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="The whole plan: criteria, all monitoring, maintenance details, NOT CONFIRMED "
+            "values, sources (default: one screen).",
+        ),
+    ] = False,
 ) -> None:
-    """The complete treatment plan for one patient: regimen, doses, monitoring, maintenance."""
+    """The treatment plan for one patient: one screen by default, everything with --full."""
     when = _parse_as_of(as_of)
     overrides = _parse_overrides(override or [])
     source: str | Path = sys.stdin.read() if case == "-" else Path(case)
@@ -143,9 +151,9 @@ def plan(
     if json_output:
         _print_json(result.to_dict())
         return
-    from cmvrx.cli.render import render_plan
+    from cmvrx.cli.render import render_plan, render_plan_brief
 
-    render_plan(_console(), result)
+    (render_plan if full else render_plan_brief)(_console(), result)
 
 
 # --------------------------------------------------------------------------- dose

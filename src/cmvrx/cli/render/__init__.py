@@ -10,6 +10,7 @@ from cmvrx.cli.render.common import console
 from cmvrx.cli.render.doses import render_dose
 from cmvrx.cli.render.knowledge import render_knowledge_check, render_knowledge_show
 from cmvrx.cli.render.plan import render_plan
+from cmvrx.cli.render.plan_brief import render_plan_brief
 
 __all__ = [
     "console",
@@ -17,4 +18,5 @@ __all__ = [
     "render_knowledge_check",
     "render_knowledge_show",
     "render_plan",
+    "render_plan_brief",
 ]

@@ -67,7 +67,7 @@ def dose_details(out: Console, d: DrugDose) -> None:
     """Infusion, hydration, instructions and notes of one drug, as short bullets."""
     out.print(Text(f"{d.drug_name} — {d.schedule_title}", style="bold"))
     if d.infusion:
-        out.print(Text("  infusion", style="dim"))
+        out.print(Text("  infusion" if d.route == "IV" else "  product", style="dim"))
         bullets(out, d.infusion, indent=4)
     if d.hydration:
         out.print(Text("  hydration", style="dim"))

@@ -94,7 +94,8 @@ def _regimen(out: Console, plan: Plan) -> None:
     if g.induction:
         out.print()
         out.print(dose_table("Induction doses", g.induction))
-        heading(out, "Infusion, hydration and administration")
+        iv = any(d.route == "IV" for d in g.induction)
+        heading(out, "Infusion, hydration and administration" if iv else "Administration")
         for d in g.induction:
             dose_details(out, d)
     if g.step_down is not None:

@@ -158,6 +158,7 @@ CHECKLIST: tuple[str, ...] = (
     "ref: each text item shown only when it applies to the patient",
     "ref: pregnancy test only for people who can become pregnant (configurable age bounds)",
     "ref: HIV GI disease 21–42 days or until symptoms resolve (S-HIV-DRLEX-GI)",
+    "ref: refractory disease — check dosing, send genotype, foscarnet/maribavir while pending (§8)",
 )
 
 _ERRORS = {

@@ -213,6 +213,7 @@ PREDICATES: Mapping[str, Predicate] = {
     "cannot_absorb_oral": lambda s: _oral(s) is False,
     "oral_status_unknown": lambda s: _oral(s) is None,
     "refractory": lambda s: bool(s.facts.case.disease.refractory),
+    "not_refractory": lambda s: not s.facts.case.disease.refractory,
     "refractory_post_transplant": _refractory_post_transplant,
     "known_resistance": lambda s: bool(s.facts.case.resistance_mutations),
     "ganciclovir_in_plan": lambda s: "ganciclovir" in s.regimen_drugs,

@@ -19,7 +19,7 @@ from cmvrx.knowledge.schema import Interval
 from cmvrx.model.plan import DrugDose, Plan
 
 #: Display limits of the one-screen view (layout, not clinical numbers).
-TOP_ALERTS = 5
+TOP_ALERTS = 4
 NEXT_TESTS = 5
 #: A unit definition, not a clinical number.
 DAYS_PER_WEEK = 7

@@ -65,7 +65,10 @@ def response(st: CourseState, orders: Sequence[OrderCheck]) -> tuple[Response, l
     underdosed = [
         o.ordered.drug for o in orders if o.verdict == "redose" and o.direction == "lower"
     ]
-    adequate = not underdosed
+    # refractoriness presumes adequate dosing: an order that cannot be checked is not yet
+    # known to be adequate ("verify dosing first")
+    unverified = [o for o in orders if o.verdict == "unverifiable"]
+    adequate = not underdosed and not unverified
     if baseline is None or baseline.result == "not_detected":
         return Response(
             "no_data",
@@ -108,7 +111,7 @@ def response(st: CourseState, orders: Sequence[OrderCheck]) -> tuple[Response, l
         genes if kind in ("refractory", "probable_refractory") else (),
         text,
     )
-    return result, _response_findings(st, result, underdosed)
+    return result, _response_findings(st, result, underdosed, unverified)
 
 
 def _describe(p: CmvPcr) -> str:
@@ -119,10 +122,23 @@ def _describe(p: CmvPcr) -> str:
     return f"{p.value:g} IU/mL"
 
 
-def _response_findings(st: CourseState, r: Response, underdosed: list[str]) -> list[Finding]:
+def _response_findings(
+    st: CourseState, r: Response, underdosed: list[str], unverified: Sequence[OrderCheck] = ()
+) -> list[Finding]:
     k = st.knowledge
     names = ("refractory_min_days", "refractory_log10_rise", "viral_load_unchanged_log10")
     cite = param_cite(k, *names)
+    if r.classification == "check_dosing" and not underdosed:
+        checks = "; ".join(f"{o.ordered.drug}: {o.reason}" for o in unverified)
+        return [
+            finding(
+                k,
+                "CRS-RESPONSE-CHECK-DOSING",
+                f"{r.text}, but the dose cannot be verified ({checks}): verify dosing first — "
+                "refractory disease presumes adequate dosing; then re-assess the viral load.",
+                cite=cite,
+            )
+        ]
     if r.classification == "check_dosing":
         return [
             finding(

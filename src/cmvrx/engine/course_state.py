@@ -91,14 +91,18 @@ class CourseState:
 
 
 def _creatinine_window_hours(s: Situation, current: TherapyPeriod | None) -> float | None:
-    """The strictest creatinine cadence (hours) that applies in the current phase."""
+    return _window_hours(s, current, "creatinine")
+
+
+def _window_hours(s: Situation, current: TherapyPeriod | None, tracked: str) -> float | None:
+    """The strictest cadence (hours) of the ``tracked`` results in the current phase."""
     if current is None or current.phase == "stopped":
         return None
     phase = "induction" if current.phase in INDUCTION_PHASES else "maintenance"
     gaps = [
         item.every_days * 24
         for item in s.knowledge.monitoring
-        if "creatinine" in item.tracks
+        if tracked in item.tracks
         and item.every_days is not None
         and item.phase in ("all", phase)
         and holds(s, item.when)
@@ -140,10 +144,22 @@ def build_state(
     drugs = current.drugs if current is not None else frozenset()
     s = dataclasses.replace(situation(facts, k), regimen_drugs=drugs, regimen_chosen=bool(drugs))
     window = _creatinine_window_hours(s, current)
-    if window is not None and window > k.number("creatinine_max_age_hours"):
-        # A creatinine the monitoring cadence does not yet call overdue still verifies
-        # the orders; otherwise "overdue" and "stale" would disagree.
-        facts = read_facts(case, k, as_of, creatinine_max_age_hours=window)
+    cbc_window = _window_hours(s, current, "cbc")
+    scr_limit = window if window and window > k.number("creatinine_max_age_hours") else None
+    cbc_limit = (
+        cbc_window if cbc_window and cbc_window > k.number("blood_count_max_age_hours") else None
+    )
+    if scr_limit is not None or cbc_limit is not None:
+        # A result the monitoring cadence does not yet call overdue still verifies the
+        # orders (and the step-down, by the same rule); otherwise "overdue" and "stale"
+        # would disagree. The messages name the limit applied.
+        facts = read_facts(
+            case,
+            k,
+            as_of,
+            creatinine_max_age_hours=scr_limit,
+            blood_count_max_age_hours=cbc_limit,
+        )
         s = dataclasses.replace(
             situation(facts, k), regimen_drugs=drugs, regimen_chosen=bool(drugs)
         )

@@ -114,7 +114,8 @@ def _counts_problem(s: Situation) -> dict[str, Any] | None:
     counts = (("ANC", f.anc), ("platelets", f.platelets), ("hemoglobin", f.hemoglobin))
     missing = [name for name, r in counts if r is None or not r.fresh]
     if missing:
-        text = "CBC: " + ", ".join(missing) + " (missing or older than the freshness limit)"
+        limit = f.blood_count_limit_hours or s.knowledge.number("blood_count_max_age_hours")
+        text = "CBC: " + ", ".join(missing) + f" (missing or older than {limit:g} h)"
         return {"reason": text, "measure": text}
     if s.cytopenias:
         return {

@@ -55,6 +55,10 @@ class Facts:
     baseline_creatinine_mg_dl: float | None
     medications: frozenset[str]
     sites: frozenset[str]  # disease site names: nearly every rule reads them
+    # freshness limits applied when they are not the knowledge's parameters (a course
+    # applies its monitoring cadence): messages name the limit actually used
+    creatinine_limit_hours: float | None = None
+    blood_count_limit_hours: float | None = None
 
 
 def _plausible(k: Knowledge, field: str, value: float) -> float:
@@ -92,7 +96,12 @@ def _reading(
 
 
 def read_facts(
-    case: Case, k: Knowledge, as_of: datetime, *, creatinine_max_age_hours: float | None = None
+    case: Case,
+    k: Knowledge,
+    as_of: datetime,
+    *,
+    creatinine_max_age_hours: float | None = None,
+    blood_count_max_age_hours: float | None = None,
 ) -> Facts:
     """Normalise and check ``case`` at ``as_of``; raise ``InputError`` on bad input.
 
@@ -105,7 +114,7 @@ def read_facts(
         raise ImplausibleValueError("weight must be above zero", field="patient.weight")
     height = _quantity(k, p.height, "length", "patient.height") if p.height else None
     scr_age = creatinine_max_age_hours or k.number("creatinine_max_age_hours")
-    cbc_age = k.number("blood_count_max_age_hours")
+    cbc_age = blood_count_max_age_hours or k.number("blood_count_max_age_hours")
     long_ago = 24.0 * 365 * 200  # electrolytes/CD4: freshness judged by the course module
 
     def read(m: Measurement | None, kind: str, field: str, max_age: float) -> Reading | None:
@@ -151,6 +160,8 @@ def read_facts(
         baseline_creatinine_mg_dl=baseline,
         medications=frozenset(m.strip().lower() for m in case.medications),
         sites=frozenset(site.value for site in case.disease.sites),
+        creatinine_limit_hours=creatinine_max_age_hours,
+        blood_count_limit_hours=blood_count_max_age_hours,
     )
 
 

@@ -195,6 +195,11 @@ def _insufficient(facts: Facts, k: Knowledge) -> str | None:
     if scr is None:
         return "serum creatinine (none recorded)"
     if not scr.fresh:
+        if facts.creatinine_limit_hours is not None:  # a course's monitoring cadence
+            return (
+                f"serum creatinine (last value is {scr.age_hours:.0f} h old; limit "
+                f"{facts.creatinine_limit_hours:g} h, the creatinine monitoring cadence)"
+            )
         return (
             f"serum creatinine (last value is {scr.age_hours:.0f} h old; "
             f"limit {limit:g} h, NOT CONFIRMED, configurable)"

@@ -57,25 +57,68 @@ def last_done(
     return min(t for t in times if t is not None)
 
 
+_GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "creatinine": (("creatinine", "measured_creatinine_clearance"),),
+    "cbc": (("anc",), ("platelets",), ("hemoglobin",)),
+    "electrolytes": (
+        ("potassium",),
+        ("magnesium",),
+        ("calcium", "ionized_calcium"),
+        ("phosphate",),
+    ),
+    "urine_protein": (("urine_protein",),),
+    "cd4": (("cd4",),),
+}
+_SHOWN = {
+    "anc": "ANC",
+    "calcium": "calcium",
+    "creatinine": "creatinine",
+    "urine_protein": "urine protein",
+    "cd4": "CD4",
+}
+
+
 def _last(st: CourseState, tracked: str, before: datetime) -> datetime | None:
-    if tracked == "cmv_pcr":
-        return max((p.at for p in st.pcrs if p.at <= before), default=None)
-    groups = {
-        "creatinine": (("creatinine", "measured_creatinine_clearance"),),
-        "cbc": (("anc",), ("platelets",), ("hemoglobin",)),
-        "electrolytes": (
-            ("potassium",),
-            ("magnesium",),
-            ("calcium", "ionized_calcium"),
-            ("phosphate",),
-        ),
-        "urine_protein": (("urine_protein",),),
-        "cd4": (("cd4",),),
-    }[tracked]
-    latest = [_latest_of(st, names, before) for names in groups]
+    latest = [t for _, t in analyte_times(st, tracked, before)]
     if any(t is None for t in latest):
         return None
     return min(t for t in latest if t is not None)
+
+
+def analyte_times(
+    st: CourseState, tracked: str, before: datetime
+) -> list[tuple[str, datetime | None]]:
+    """Each analyte of a tracked test with when it was last recorded: due and overdue are
+    per analyte (a CBC without its hemoglobin leaves the hemoglobin due)."""
+    if tracked == "cmv_pcr":
+        return [("CMV PCR", max((p.at for p in st.pcrs if p.at <= before), default=None))]
+    return [
+        (_SHOWN.get(names[0], names[0]), _latest_of(st, names, before))
+        for names in _GROUPS[tracked]
+    ]
+
+
+def _late_analytes(
+    st: CourseState, item: Monitoring, state: MonitoringState
+) -> tuple[list[str], list[str]]:
+    """(analytes in ``state`` — overdue, or due soon — and the others) of a test."""
+    soon = timedelta(hours=st.knowledge.number("test_due_soon_hours"))
+    every = timedelta(days=float(item.every_days or 0.0))
+    late, fine = [], []
+    for tracked in item.tracks:
+        for name, at in analyte_times(st, tracked, st.as_of):
+            left = None if at is None else at + every - st.as_of  # as in _status
+            is_late = left is None or (left < timedelta(0) if state == "overdue" else left <= soon)
+            (late if is_late else fine).append(name)
+    return late, fine
+
+
+def _which(st: CourseState, item: Monitoring, state: MonitoringState) -> str:
+    """' — hemoglobin (up to date: ANC, platelets)' when only some analytes are late."""
+    late, fine = _late_analytes(st, item, state)
+    if not fine or not late:
+        return ""
+    return f" — {', '.join(late)} (up to date: {', '.join(fine)})"
 
 
 def _latest_of(st: CourseState, analytes: tuple[str, ...], before: datetime) -> datetime | None:
@@ -134,7 +177,8 @@ def _finding(st: CourseState, item: Monitoring, status: MonitoringStatus) -> Fin
         return finding(
             k,
             "CRS-TEST-OVERDUE",
-            f"{item.test}: last {status.last_at:%Y-%m-%d %H:%M}, due {status.due_at:%Y-%m-%d %H:%M} "
+            f"{item.test}{_which(st, item, 'overdue')}: last {status.last_at:%Y-%m-%d %H:%M}, "
+            f"due {status.due_at:%Y-%m-%d %H:%M} "
             f"({late:.1f} days overdue) — required {every}.",
             based_on=(item.id,),
             cite=item.cite,
@@ -143,7 +187,8 @@ def _finding(st: CourseState, item: Monitoring, status: MonitoringStatus) -> Fin
         return finding(
             k,
             "CRS-TEST-DUE",
-            f"{item.test}: due by {status.due_at:%Y-%m-%d %H:%M} ({item.frequency}).",
+            f"{item.test}{_which(st, item, 'due')}: due by {status.due_at:%Y-%m-%d %H:%M} "
+            f"({item.frequency}).",
             based_on=(item.id,),
             cite=item.cite,
         )

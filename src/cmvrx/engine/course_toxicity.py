@@ -10,7 +10,7 @@ check (``course_orders``) as a stop.
 from __future__ import annotations
 
 from cmvrx.engine.course_state import CourseState, dipstick_at_least, finding, param_cite
-from cmvrx.engine.predicates import GANCICLOVIR_CLASS, low_electrolytes
+from cmvrx.engine.predicates import GANCICLOVIR_CLASS, PREDICATES, low_electrolytes
 from cmvrx.model.assessment import Finding
 
 
@@ -36,6 +36,21 @@ def toxicity(st: CourseState) -> list[Finding]:
                     "ganciclovir_min_platelets",
                     "ganciclovir_min_hemoglobin",
                 ),
+                drug=on_gcv[0],
+            )
+        )
+    elif on_gcv and PREDICATES["anc_below_frequent_cbc_threshold"](s):
+        anc = s.facts.anc
+        assert anc is not None  # the predicate holds only for a fresh ANC
+        out.append(
+            finding(
+                k,
+                "CRS-TOX-GANCICLOVIR-LOW-ANC",
+                f"{' and '.join(on_gcv)}: ANC {anc.value:g} cells/µL < "
+                f"{k.number('frequent_cbc_anc'):g} — CBC daily (MON-CBC-GANCICLOVIR-LOW-ANC); "
+                "hold below the do-not-start threshold.",
+                based_on=("MON-CBC-GANCICLOVIR-LOW-ANC",),
+                cite=param_cite(k, "frequent_cbc_anc"),
                 drug=on_gcv[0],
             )
         )

@@ -104,7 +104,8 @@ def _late_analytes(
     """(analytes in ``state`` — overdue, or due soon — and the others) of a test."""
     soon = timedelta(hours=st.knowledge.number("test_due_soon_hours"))
     every = timedelta(days=float(item.every_days or 0.0))
-    late, fine = [], []
+    late: list[str] = []
+    fine: list[str] = []
     for tracked in item.tracks:
         for name, at in analyte_times(st, tracked, st.as_of):
             left = None if at is None else at + every - st.as_of  # as in _status

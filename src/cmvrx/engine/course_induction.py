@@ -108,6 +108,12 @@ def _pcr_negative(st: CourseState, since: datetime, until: datetime) -> bool:
     return len(window) >= n and all(p.result == "not_detected" for p in window[-n:])
 
 
+def csf_negative(st: CourseState, since: datetime, until: datetime) -> bool:
+    """CNS disease: the latest CSF CMV PCR of the induction run is not detected."""
+    window = [p for p in st.csf_pcrs if since <= p.at <= until]
+    return bool(window) and window[-1].result == "not_detected"
+
+
 def _eoi_at(
     st: CourseState, run: tuple[TherapyPeriod, ...], until: datetime
 ) -> tuple[int | None, int, bool, bool, list[str]]:
@@ -115,6 +121,7 @@ def _eoi_at(
     days = math.floor((until - run[0].start) / DAY)
     duration_met = min_days is not None and days >= min_days
     negative = _pcr_negative(st, run[0].start, until)
+    cns_open = PREDICATES["cns_disease"](st.situation) and not csf_negative(st, run[0].start, until)
     remaining = []
     if min_days is None:
         remaining.append("minimum duration unknown (record the regimen id)")
@@ -123,7 +130,12 @@ def _eoi_at(
     if not negative:
         n = int(st.knowledge.number("end_of_induction_negative_pcr_count"))
         remaining.append(f"blood CMV PCR not yet 'not detected' on the latest {n} weekly check(s)")
-    return min_days, days, duration_met, negative, remaining
+    if cns_open:  # CNS disease ends on a negative CSF PCR (EOI-CNS-CSF-PCR-NEGATIVE)
+        remaining.append(
+            "CNS disease: CSF CMV PCR not yet 'not detected' during induction — repeat lumbar "
+            "puncture (MON-CSF-PCR-CNS; interval NOT CONFIRMED: specialist to set)"
+        )
+    return min_days, days, duration_met, negative and not cns_open, remaining
 
 
 def end_of_induction(st: CourseState) -> tuple[EndOfInduction, list[Finding]]:
@@ -141,13 +153,15 @@ def end_of_induction(st: CourseState) -> tuple[EndOfInduction, list[Finding]]:
         True, min_days, days, duration_met, negative, met, tuple(remaining), based_on
     )
     if met:
+        pcr = "blood CMV PCR not detected"
+        if PREDICATES["cns_disease"](st.situation):
+            pcr = "blood and CSF CMV PCR not detected"
         findings.append(
             finding(
                 k,
                 "CRS-END-OF-INDUCTION-MET",
-                f"{days} days of induction (minimum {min_days}) and blood CMV PCR not detected: "
-                "induction may end once the disease has clinically resolved (CNS: CSF PCR "
-                "negative) — start maintenance (options below).",
+                f"{days} days of induction (minimum {min_days}) and {pcr}: induction may end "
+                "once the disease has clinically resolved — start maintenance (options below).",
                 based_on=based_on,
                 cite=(*cite, *param_cite(k, "end_of_induction_negative_pcr_count")),
             )

@@ -77,6 +77,7 @@ class CourseState:
     statuses: tuple[ClinicalStatus, ...]
     doses_given: tuple[DoseGiven, ...]
     doses_held: tuple[DoseHeld, ...]
+    csf_pcrs: tuple[CmvPcr, ...] = ()
 
     @property
     def knowledge(self) -> Knowledge:
@@ -177,6 +178,7 @@ def build_state(
         statuses=tuple(e for e in events if isinstance(e, ClinicalStatus)),
         doses_given=tuple(e for e in events if isinstance(e, DoseGiven)),
         doses_held=tuple(e for e in events if isinstance(e, DoseHeld)),
+        csf_pcrs=tuple(e for e in events if isinstance(e, CmvPcr) and e.specimen == "csf"),
     )
 
 

@@ -159,6 +159,7 @@ CHECKLIST: tuple[str, ...] = (
     "ref: pregnancy test only for people who can become pregnant (configurable age bounds)",
     "ref: HIV GI disease 21–42 days or until symptoms resolve (S-HIV-DRLEX-GI)",
     "ref: refractory disease — check dosing, send genotype, foscarnet/maribavir while pending (§8)",
+    "ref: CNS disease — repeat CSF CMV PCR before ending induction (S-HIV-EACS)",
 )
 
 _ERRORS = {

@@ -67,6 +67,18 @@ def criteria(k: Knowledge, kind: str) -> tuple[tuple[Criterion, str, p.Criterion
     return k.derived(("criteria", kind), lambda k: _criteria(k, kind))
 
 
+def criterion_checks(k: Knowledge, kind: str) -> tuple[Predicate | None, ...]:
+    """For each criterion of ``kind`` (in ``criteria`` order), whether it applies to a
+    patient (its ``when`` / ``unless``), or None when it applies to every patient."""
+    return k.derived(
+        ("criterion_checks", kind),
+        lambda k: tuple(
+            rule_check(c.when, c.unless) if c.when or c.unless else None
+            for c, _, _ in criteria(k, kind)
+        ),
+    )
+
+
 def constant_criteria(k: Knowledge, kind: str) -> tuple[p.Criterion, ...] | None:
     """All the criteria of ``kind``, when none of them needs the patient's values."""
     return k.derived(("constant_criteria", kind), lambda k: _constant_criteria(k, kind))

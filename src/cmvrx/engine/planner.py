@@ -231,10 +231,15 @@ def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:
         # each criterion only when it applies to this patient (HIV rows for HIV, CSF for CNS)
+        checks = plan_items.criterion_checks(k, kind)
         return tuple(
-            item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
-            for c, grade, item in plan_items.criteria(k, kind)
-            if holds(s, c.when, c.unless)
+            [
+                item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
+                for (c, grade, item), applies in zip(
+                    plan_items.criteria(k, kind), checks, strict=True
+                )
+                if applies is None or applies(s)
+            ]
         )
 
     return p.Maintenance(

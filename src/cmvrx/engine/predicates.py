@@ -109,10 +109,13 @@ def _may_become_pregnant(s: Situation) -> bool:
 
 def _foscarnet_maintenance_option(s: Situation) -> bool:
     """Foscarnet is among the maintenance options offered (maintenance.toml)."""
-    for option in s.knowledge.maintenance.option:
-        if option.drug == "foscarnet":
-            return holds(s, (), option.unless)
-    return False
+    found: bool | None = s.derived.get("foscarnet_maintenance_option")
+    if found is None:
+        found = any(
+            o.drug == "foscarnet" and holds(s, (), o.unless) for o in s.knowledge.maintenance.option
+        )
+        s.derived["foscarnet_maintenance_option"] = found
+    return found
 
 
 def _hiv(s: Situation) -> bool:

@@ -164,6 +164,17 @@ BROKEN = [
         id="unknown-predicate-in-maintenance",
     ),
     pytest.param(
+        "maintenance", 'when = ["hiv_positive"]', 'when = ["hiv_postive"]',
+        r"maintenance\.toml: STOP-HIV-IMMUNE-RECOVERY: unknown predicate 'hiv_postive'",
+        id="unknown-predicate-in-criterion",
+    ),
+    pytest.param(
+        "regimens", 'when = ["hiv_positive", "gi_disease"]', 'when = ["hiv_positive", "gi"]',
+        r"regimens\.toml: regimen ganciclovir_with_valganciclovir_step_down duration note: "
+        r"unknown predicate 'gi'",
+        id="unknown-predicate-in-duration-note",
+    ),
+    pytest.param(
         "regimens", 'regimen = "ganciclovir_plus_foscarnet"', 'regimen = "no_such_regimen"',
         r"no regimen 'no_such_regimen'", id="dangling-regimen",
     ),

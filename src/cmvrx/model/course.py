@@ -7,7 +7,7 @@ depends on arrival order. A CMV PCR "not detected" is a result, not a missing va
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -171,14 +171,14 @@ EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
 def reference_problem(
-    event: EnteredInError | MeasurementConfirmed, earlier_kinds: Sequence[str], *, seq: int
+    event: EnteredInError | MeasurementConfirmed, kind_of: Mapping[int, str], *, seq: int
 ) -> str | None:
     """Why ``event`` (stored as ``seq``) cannot refer to its ``ref_seq``, or None.
-    ``earlier_kinds[n - 1]`` is the kind of the event stored as seq ``n``."""
+    ``kind_of`` maps the seqs of the course's events to their kinds."""
     ref = event.ref_seq
-    if ref >= seq or ref > len(earlier_kinds):
+    target = kind_of.get(ref)
+    if ref >= seq or target is None:
         return f"seq {ref} is not an earlier event of this course (this event is seq {seq})"
-    target = earlier_kinds[ref - 1]
     if target in REFERENCE_KINDS:
         return f"seq {ref} is a {target} event; refer to the event it names instead"
     if isinstance(event, MeasurementConfirmed) and target not in MEASUREMENT_KINDS:
@@ -197,10 +197,10 @@ class Course(_Strict):
     def _references(self) -> Course:
         """A reference names an earlier event (``seq`` = position in recording order, from
         1): never itself, a later event, or another reference."""
-        kinds = [e.kind for e in self.events]
+        kinds = {i + 1: e.kind for i, e in enumerate(self.events)}
         for i, e in enumerate(self.events):
             if isinstance(e, EnteredInError | MeasurementConfirmed):
-                problem = reference_problem(e, kinds[:i], seq=i + 1)
+                problem = reference_problem(e, kinds, seq=i + 1)
                 if problem:
                     raise ValueError(f"events[{i}].ref_seq: {problem}")
         return self

@@ -202,7 +202,9 @@ def test_a_held_weight_is_reported_and_confirmed_from_the_cli(tmp_path: Path) ->
     db = str(tmp_path / "c.sqlite")
     _ok(cmvrx("course", "new", "c", "--case", str(EXAMPLE_CASE), "--db", db))
     weight = {"kind": "weight", "at": "2026-11-25T07:00:00Z", "value": 6.3, "unit": "kg"}
-    _ok(cmvrx("course", "add", "c", "-", "--db", db, stdin=yaml.safe_dump(weight)))
+    added = _ok(cmvrx("course", "add", "c", "-", "--db", db, stdin=yaml.safe_dump(weight)))
+    assert "seq 1 (weight 6.3 kg) entered, HELD for review" in added
+    assert "cmvrx course confirm c 1" in added
     held = json.loads(_ok(cmvrx("course", "assess", "c", "--as-of", AS_OF, "--json", "--db", db)))
     assert [(s["seq"], s["status"]) for s in held["set_aside"]] == [(1, "held")]
     assert held["state"]["weight_kg"] == 64  # the example's baseline weight, not 6.3

@@ -22,6 +22,7 @@ from cmvrx.errors import InputError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from cmvrx.model.course import Course
     from cmvrx.store import CourseStore
 
 course_app = typer.Typer(
@@ -119,7 +120,23 @@ def add(
     parsed = events_from_document(parse_document(_read(events), name=events))
     with _store(db) as store:
         seqs = store.add_events(course_id, parsed)
+        course = store.get_course(course_id)
     typer.echo(f"added {len(seqs)} event(s) to {course_id} ({_seq_range(seqs)})")
+    _report_held(course, seqs, max(e.at for e in parsed))
+
+
+def _report_held(course: Course, seqs: list[int], as_of: datetime) -> None:
+    """Say which of the new events are stored but held for review (never used for a dose
+    until confirmed or re-measured)."""
+    from cmvrx import api
+
+    for s in api.course_data_review(course, as_of=as_of):
+        if s.seq in seqs and s.status == "held":
+            typer.echo(
+                f"seq {s.seq} ({s.what}) entered, HELD for review: {s.reason}; confirm with"
+                f" `cmvrx course confirm {course.course_id} {s.seq}` or re-measure",
+                err=True,
+            )
 
 
 @course_app.command(

@@ -36,13 +36,19 @@ def test_graded_course_thresholds_are_not_overridable() -> None:
         cmvrx.load_knowledge({"refractory_log10_rise": 0.5})
 
 
-def test_a_lab_value_without_unit_is_refused() -> None:
+def test_a_lab_value_without_unit_is_set_aside_not_used() -> None:
+    # Was an InputError (exit 2 for every later assessment); now the event is ignored and
+    # reported naming the field, and the orders are checked on the other values (issue 6).
     course, as_of = _vignette("02_gcv_creatinine_rise_redose.yaml")
+    before = cmvrx.assess_course(course, as_of=as_of)
     course["events"].append(
         {"kind": "lab", "at": "2026-11-09T07:00:00Z", "analyte": "creatinine", "value": 1.0}
     )
-    with pytest.raises(cmvrx.InputError, match="unit"):
-        cmvrx.assess_course(course, as_of=as_of)
+    a = cmvrx.assess_course(course, as_of=as_of)
+    (aside,) = a.set_aside
+    assert (aside.status, aside.field) == ("invalid", f"seq {len(course['events'])}.unit")
+    assert "CRS-DATA-EVENT-INVALID" in a.rule_ids()
+    assert a.orders == before.orders
 
 
 def test_csf_pcr_does_not_count_as_the_weekly_blood_pcr() -> None:
@@ -80,6 +86,7 @@ def test_every_course_rule_and_tracked_item_is_well_formed() -> None:
     k = cmvrx.load_knowledge()
     assert k.course is not None
     assert {r.kind for r in k.course.rule} <= {
+        "data",
         "phase",
         "order",
         "test",

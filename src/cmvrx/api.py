@@ -17,7 +17,7 @@ from cmvrx.model.patient import Case
 from cmvrx.model.plan import DrugDose, Plan
 
 if TYPE_CHECKING:  # imported when first used: they cost ~50 ms of every `cmvrx plan`
-    from cmvrx.model.assessment import CourseAssessment
+    from cmvrx.model.assessment import CourseAssessment, SetAside
     from cmvrx.model.course import Course
 
 
@@ -175,6 +175,18 @@ def assess_course(
 
     _require_aware(as_of)
     return assess(load_course(course), knowledge or load_knowledge(), as_of)
+
+
+def course_data_review(
+    course: Course | Mapping[str, Any] | str | Path, *, as_of: datetime
+) -> tuple[SetAside, ...]:
+    """The events of ``course`` known at ``as_of`` that an assessment would not use as
+    recorded: invalid, entered in error, held for confirmation (implausible against the
+    patient's own recent values) or superseded — each with its seq and the reason."""
+    from cmvrx.engine.course_review import review_course
+
+    _require_aware(as_of)
+    return review_course(load_course(course), load_knowledge(), as_of).set_aside
 
 
 def chart_course(

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cmvrx.engine.course_review import review_course
 from cmvrx.engine.course_state import BLOOD_SPECIMENS, ordered_events, therapy_periods
 from cmvrx.engine.intake import read_facts
 from cmvrx.engine.renal import assess as renal_assess
@@ -39,6 +40,9 @@ def draw_course(
     """Write the chart to the given paths (PNG and/or SVG); the paths written."""
     if png_path is None and svg_path is None:
         raise ValueError("give png_path and/or svg_path")
+    # Only what the assessment uses: no event entered in error, invalid or held (one bad
+    # stored event must not break the chart).
+    course = review_course(course, k, as_of).course
     plt = _pyplot()
     events = [e for e in ordered_events(course) if e.at <= as_of]
     fig, axes = plt.subplots(

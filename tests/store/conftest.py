@@ -64,6 +64,9 @@ EVERY_KIND: list[dict[str, Any]] = [
     {"kind": "cmv_pcr", "at": "2026-12-01T06:00:00Z", "result": "not_detected",
      "lower_limit": 35},
     {"kind": "note", "at": "2026-11-24T09:00:00Z", "text": "Neurology consulted."},
+    {"kind": "measurement_confirmed", "at": "2026-11-25T08:00:00Z", "ref_seq": 7},
+    {"kind": "entered_in_error", "at": "2026-11-25T09:00:00Z", "ref_seq": 12,
+     "reason": "note written in the wrong course"},
 ]  # fmt: skip
 
 

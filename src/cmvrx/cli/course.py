@@ -22,6 +22,7 @@ from cmvrx.errors import InputError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from cmvrx.model.course import Course
     from cmvrx.store import CourseStore
 
 course_app = typer.Typer(
@@ -29,17 +30,26 @@ course_app = typer.Typer(
 )
 
 _DB_HELP = (
-    "Database: a SQLite file path or a URL (sqlite:///PATH, postgresql+psycopg://USER@HOST/DB)."
+    "Database: a SQLite file path (recommended), or a URL: sqlite:///RELATIVE/PATH,"
+    " sqlite:////ABSOLUTE/PATH (four slashes), postgresql+psycopg://USER@HOST/DB."
     " Default: $CMVRX_DB_URL, else ./cmvrx-courses.sqlite."
 )
 DbOption = Annotated[str | None, typer.Option("--db", metavar="URL|PATH", help=_DB_HELP)]
+ReadOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--read-only",
+        help="Open the database read-only (automatic when a SQLite file cannot be written).",
+    ),
+]
+_NOT_RECORDED = "read-only database: this assessment was NOT recorded"
 
 
 @contextmanager
-def _store(db: str | None) -> Iterator[CourseStore]:
+def _store(db: str | None, *, read_only: bool = False) -> Iterator[CourseStore]:
     from cmvrx.store import open_store
 
-    store = open_store(db)
+    store = open_store(db, read_only=read_only)
     try:
         yield store
     finally:
@@ -110,7 +120,76 @@ def add(
     parsed = events_from_document(parse_document(_read(events), name=events))
     with _store(db) as store:
         seqs = store.add_events(course_id, parsed)
+        course = store.get_course(course_id)
     typer.echo(f"added {len(seqs)} event(s) to {course_id} ({_seq_range(seqs)})")
+    _report_held(course, seqs, max(e.at for e in parsed))
+
+
+def _report_held(course: Course, seqs: list[int], as_of: datetime) -> None:
+    """Say which of the new events are stored but held for review (never used for a dose
+    until confirmed or re-measured)."""
+    from cmvrx import api
+
+    for s in api.course_data_review(course, as_of=as_of):
+        if s.seq in seqs and s.status == "held":
+            typer.echo(
+                f"seq {s.seq} ({s.what}) entered, HELD for review: {s.reason}; confirm with"
+                f" `cmvrx course confirm {course.course_id} {s.seq}` or re-measure",
+                err=True,
+            )
+
+
+@course_app.command(
+    "retract",
+    epilog=(
+        "Example: cmvrx course retract cns-0001 7 --reason 'typed 50 for 1.1'"
+        " (then add the corrected value)"
+    ),
+)
+def retract(
+    course_id: Annotated[str, typer.Argument(help="The course.")],
+    seq: Annotated[int, typer.Argument(help="The seq of the event in error (course show).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is in error.")],
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="ISO", help="When it was found (default: now, UTC)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Mark an event entered in error: kept in the history, ignored by assess and chart."""
+    event = {"kind": "entered_in_error", "at": _parse_as_of(at, field="--at"), "ref_seq": seq,
+             "reason": reason}  # fmt: skip
+    _append_reference(course_id, event, db, f"seq {seq} marked entered in error")
+
+
+@course_app.command(
+    "confirm", epilog="Example: cmvrx course confirm cns-0001 12 --note 're-weighed: 50 kg'"
+)
+def confirm(
+    course_id: Annotated[str, typer.Argument(help="The course.")],
+    seq: Annotated[int, typer.Argument(help="The seq of the held weight or lab.")],
+    note: Annotated[str | None, typer.Option("--note", help="How it was confirmed.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", metavar="ISO", help="When it was confirmed (default: now, UTC)."),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Confirm a measurement held for review (implausible against the patient's own values)."""
+    event: dict[str, object] = {
+        "kind": "measurement_confirmed",
+        "at": _parse_as_of(at, field="--at"),
+        "ref_seq": seq,
+    }
+    if note:
+        event["note"] = note
+    _append_reference(course_id, event, db, f"seq {seq} confirmed")
+
+
+def _append_reference(course_id: str, event: dict[str, object], db: str | None, done: str) -> None:
+    with _store(db) as store:
+        (stored,) = store.add_events(course_id, [event])
+    typer.echo(f"{done} in {course_id} (seq {stored})")
 
 
 @course_app.command("import", epilog="Example: cmvrx course import examples/course-cns.yaml")
@@ -141,9 +220,10 @@ def show(
         bool, typer.Option("--json", help="Print the course as JSON (what `import` reads).")
     ] = False,
     db: DbOption = None,
+    read_only: ReadOnlyOption = False,
 ) -> None:
-    """The course's timeline in clinical order, with its baseline."""
-    with _store(db) as store:
+    """The course's timeline in clinical order (with each event's seq), with its baseline."""
+    with _store(db, read_only=read_only) as store:
         course = store.get_course(course_id)
         assessed = store.list_assessments(course_id)
     if json_output:
@@ -172,32 +252,38 @@ def assess(
         bool, typer.Option("--json", help="Print machine-readable JSON instead of the report.")
     ] = False,
     db: DbOption = None,
+    read_only: ReadOnlyOption = False,
 ) -> None:
-    """Where the course stands at --as-of; the assessment is recorded in the database."""
+    """Where the course stands at --as-of; the assessment is recorded in the database
+    (not on a read-only database: then the report says it was not recorded)."""
     from cmvrx import api
 
     when = _parse_as_of(as_of)
-    with _store(db) as store:
+    assessment_id: int | None = None
+    with _store(db, read_only=read_only) as store:
         course = store.get_course(course_id)
         result = api.assess_course(course, as_of=when)
         document = result.to_dict()
         stamp = result.provenance
-        assessment_id = store.record_assessment(
-            course_id,
-            when,
-            stamp.knowledge_version,
-            stamp.knowledge_hash,
-            json.dumps(document, ensure_ascii=False),
-            events_seen=len(course.events),
-        )
+        if not store.read_only:
+            assessment_id = store.record_assessment(
+                course_id,
+                when,
+                stamp.knowledge_version,
+                stamp.knowledge_hash,
+                json.dumps(document, ensure_ascii=False),
+                events_seen=len(course.events),
+            )
+    note = _NOT_RECORDED if assessment_id is None else ""
     if json_output:
-        typer.echo(
-            json.dumps({**document, "assessment_id": assessment_id}, indent=2, ensure_ascii=False)
-        )
+        extra: dict[str, object] = {"assessment_id": assessment_id}
+        if note:
+            extra["note"] = note
+        typer.echo(json.dumps({**document, **extra}, indent=2, ensure_ascii=False))
         return
     from cmvrx.cli.course_render import render_assessment
 
-    render_assessment(_console(), result, assessment_id=assessment_id)
+    render_assessment(_console(), result, assessment_id=assessment_id, note=note)
 
 
 @course_app.command(
@@ -222,6 +308,7 @@ def chart(
         str | None, typer.Option("--svg", metavar="FILE.svg", help="Write an SVG here.")
     ] = None,
     db: DbOption = None,
+    read_only: ReadOnlyOption = False,
 ) -> None:
     """Chart the course: viral load (log10, detection limit), ANC, platelets, CrCl, therapy bands.
 
@@ -232,30 +319,30 @@ def chart(
     when = _parse_as_of(as_of)
     if png is None and svg is None:
         png, svg = f"{course_id}.png", f"{course_id}.svg"
-    with _store(db) as store:
+    with _store(db, read_only=read_only) as store:
         course = store.get_course(course_id)
     written = api.chart_course(course, as_of=when, png_path=png, svg_path=svg)
     typer.echo("wrote " + ", ".join(str(path) for path in written))
 
 
-def _parse_as_of(text: str | None) -> datetime:
+def _parse_as_of(text: str | None, *, field: str = "--as-of") -> datetime:
     if text is None:
         return datetime.now(UTC)  # the CLI reads the clock; the engine never does
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise InputError(
-            f"{text!r} is not an ISO 8601 date-time (e.g. 2026-11-24T08:00Z)", field="--as-of"
+            f"{text!r} is not an ISO 8601 date-time (e.g. 2026-11-24T08:00Z)", field=field
         ) from None
     if value.utcoffset() is None:
-        raise InputError(f"{text!r} has no time zone (e.g. 2026-11-24T08:00Z)", field="--as-of")
+        raise InputError(f"{text!r} has no time zone (e.g. 2026-11-24T08:00Z)", field=field)
     return value
 
 
 @course_app.command("list", epilog="Example: cmvrx course list --db courses.sqlite")
-def list_courses(db: DbOption = None) -> None:
+def list_courses(db: DbOption = None, read_only: ReadOnlyOption = False) -> None:
     """Every stored course with its event count and time span."""
-    with _store(db) as store:
+    with _store(db, read_only=read_only) as store:
         courses = store.list_courses()
     from cmvrx.cli.course_render import render_course_list
 

@@ -18,8 +18,10 @@ from cmvrx.model.course import (
     DoseGiven,
     DoseHeld,
     DrugOrder,
+    EnteredInError,
     Event,
     Lab,
+    MeasurementConfirmed,
     Note,
     PlanStarted,
     RegimenChanged,
@@ -87,6 +89,10 @@ def _describe(event: Event) -> str:
             text += ", can take oral" if event.can_take_oral else ", cannot take oral"
         if event.can_absorb_oral is False:
             text += ", cannot absorb oral"
+    elif isinstance(event, EnteredInError):
+        text = f"seq {event.ref_seq} marked entered in error — {event.reason}"
+    elif isinstance(event, MeasurementConfirmed):
+        text = f"seq {event.ref_seq} confirmed"
     else:
         text = event.text if isinstance(event, Note) else ""
     return text
@@ -126,8 +132,11 @@ def render_course(out: Console, course: Course, assessed: Sequence[StoredAssessm
     if not timeline:
         out.print("No events recorded yet.")
         return
+    seq_of = {id(e): i + 1 for i, e in enumerate(course.events)}
+    errors = {e.ref_seq for e in course.events if isinstance(e, EnteredInError)}
     start = timeline[0].at
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("seq", justify="right")
     table.add_column("day", justify="right")
     table.add_column("when")
     table.add_column("event")
@@ -136,8 +145,16 @@ def render_course(out: Console, course: Course, assessed: Sequence[StoredAssessm
         style = _STYLE.get(event.kind, "")
         day = (event.at - start).days
         kind = event.kind.replace("_", " ")
+        seq = seq_of[id(event)]
+        details = describe(event)
+        if seq in errors:  # kept in the history, struck through: the assessment ignores it
+            details = f"[strike]{details}[/strike] [dim](entered in error)[/dim]"
         table.add_row(
-            str(day), _when(event.at), f"[{style}]{kind}[/]" if style else kind, describe(event)
+            str(seq),
+            str(day),
+            _when(event.at),
+            f"[{style}]{kind}[/]" if style else kind,
+            details,
         )
     out.print(table)
     out.print(f"{len(timeline)} event(s), {_when(timeline[0].at)} → {_when(timeline[-1].at)}")
@@ -168,7 +185,9 @@ _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 _TEST_STYLE = {"ok": "green", "due": "yellow", "overdue": "bold red", "missing": "bold red"}
 
 
-def render_assessment(out: Console, result: CourseAssessment, *, assessment_id: int) -> None:
+def render_assessment(
+    out: Console, result: CourseAssessment, *, assessment_id: int | None, note: str = ""
+) -> None:
     """The assessment for a clinician: phase, findings, orders, tests, response, footer."""
     out.print(f"[bold]Course {escape(result.course_id)}[/bold] — {escape(result.phase.text)}")
     if result.findings:
@@ -209,6 +228,9 @@ def render_assessment(out: Console, result: CourseAssessment, *, assessment_id: 
     out.print(
         f"[dim]as of {_when(p.as_of)} · knowledge {escape(p.knowledge_version)}"
         f" ({escape(p.knowledge_hash)}) · cmvrx {escape(p.cmvrx_version)}"
-        f" · recorded as assessment #{assessment_id}[/dim]"
+        + (f" · recorded as assessment #{assessment_id}" if assessment_id is not None else "")
+        + "[/dim]"
     )
+    if note:
+        out.print(f"[bold yellow]{escape(note)}[/bold yellow]")
     out.print(f"[dim]{escape(p.disclaimer)}[/dim]")

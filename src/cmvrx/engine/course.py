@@ -13,11 +13,14 @@ import math
 from datetime import datetime
 
 from cmvrx import __version__
+from cmvrx.engine.course_data import held_order_findings, review_findings
+from cmvrx.engine.course_doses import dose_findings
 from cmvrx.engine.course_induction import end_of_induction, step_down
 from cmvrx.engine.course_maintenance import maintenance
 from cmvrx.engine.course_monitoring import monitoring_statuses
 from cmvrx.engine.course_orders import check_orders
 from cmvrx.engine.course_response import resistance, response
+from cmvrx.engine.course_review import DELTA_LIMITS, hold_orders, review_course
 from cmvrx.engine.course_state import (
     DAY,
     CourseState,
@@ -36,6 +39,7 @@ from cmvrx.model.plan import NotConfirmed, Provenance
 
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 _KIND = (
+    "data",
     "phase",
     "toxicity",
     "order",
@@ -55,6 +59,7 @@ _COURSE_PARAMETERS = (
     "test_due_soon_hours",
     "end_of_induction_negative_pcr_count",
     "viral_load_unchanged_log10",
+    *dict.fromkeys(name for pair in DELTA_LIMITS.values() for name in pair),
 )
 
 
@@ -62,9 +67,13 @@ def assess(course: Course, k: Knowledge, as_of: datetime) -> CourseAssessment:
     """Where the patient stands at ``as_of`` and what to do next, every finding cited."""
     if as_of.tzinfo is None:
         raise InputError("as_of must carry a time zone", field="as_of")
-    st = build_state(course, k, as_of)
+    review = review_course(course, k, as_of)
+    st = build_state(review.course, k, as_of, timeline=tuple(review.course.events))
     phase, phase_findings = phase_status(st)
     orders, order_findings = check_orders(st)
+    if review.blocking:
+        orders = hold_orders(orders, review)
+        order_findings = held_order_findings(st, orders, order_findings)
     tests, test_findings = monitoring_statuses(st)
     step, step_findings = step_down(st)
     eoi, eoi_findings = end_of_induction(st)
@@ -72,9 +81,11 @@ def assess(course: Course, k: Knowledge, as_of: datetime) -> CourseAssessment:
     maint, maint_findings = maintenance(st, eoi)
     findings = sorted(
         (
+            *review_findings(k, review, course.course_id),
             *phase_findings,
             *toxicity(st),
             *order_findings,
+            *dose_findings(st),
             *resistance(st),
             *resp_findings,
             *eoi_findings,
@@ -102,6 +113,7 @@ def assess(course: Course, k: Knowledge, as_of: datetime) -> CourseAssessment:
         findings=tuple(findings),
         not_confirmed=_not_confirmed(k, st),
         sources={cid: k.sources[cid].title for cid in sorted(cited)},
+        set_aside=review.set_aside,
     )
 
 

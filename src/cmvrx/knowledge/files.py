@@ -71,6 +71,7 @@ class CourseRule(StrictModel):
 
     id: str
     kind: Literal[
+        "data",
         "phase",
         "order",
         "test",

@@ -161,6 +161,24 @@ class MaintenanceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SetAside:
+    """A recorded event the assessment did not use as recorded, and why.
+
+    ``status``: ``invalid`` (fails the input rules: unit, plausibility), ``entered_in_error``
+    (an ``entered_in_error`` event names it), ``held`` (implausible against the patient's
+    own recent values: waiting for confirmation) or ``superseded`` (held, then a later
+    accepted measurement of the same kind replaced it)."""
+
+    seq: int
+    kind: str
+    at: datetime
+    what: str
+    status: Literal["invalid", "entered_in_error", "held", "superseded"]
+    reason: str
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CourseAssessment:
     """Everything the course says at ``as_of``: phase, orders, tests, findings."""
 
@@ -180,6 +198,7 @@ class CourseAssessment:
     findings: tuple[Finding, ...]
     not_confirmed: tuple[NotConfirmed, ...]
     sources: dict[str, str] = field(default_factory=dict)
+    set_aside: tuple[SetAside, ...] = ()
 
     def rule_ids(self) -> tuple[str, ...]:
         """The rule ids of the findings, in order."""

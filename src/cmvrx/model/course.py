@@ -7,11 +7,12 @@ depends on arrival order. A CMV PCR "not detected" is a result, not a missing va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from cmvrx.model.patient import Antiviral, Case, Dialysis, UrineDipstick
 
@@ -128,6 +129,29 @@ class Note(_Event):
     text: str = Field(min_length=1)
 
 
+class EnteredInError(_Event):
+    """Marks an earlier event (by its ``seq``) as entered in error: it stays in the
+    history but the assessment and the chart ignore it from ``at`` on."""
+
+    kind: Literal["entered_in_error"] = "entered_in_error"
+    ref_seq: int = Field(ge=1, strict=True, description="The seq of the event in error.")
+    reason: str = Field(min_length=1)
+
+
+class MeasurementConfirmed(_Event):
+    """Confirms an earlier weight or lab (by its ``seq``) that was held for review because
+    it is implausible against the patient's own recent values; from ``at`` on it is used."""
+
+    kind: Literal["measurement_confirmed"] = "measurement_confirmed"
+    ref_seq: int = Field(ge=1, strict=True, description="The seq of the held measurement.")
+
+
+#: Event kinds that refer to another event by ``ref_seq``.
+REFERENCE_KINDS = frozenset({"entered_in_error", "measurement_confirmed"})
+#: Event kinds a ``measurement_confirmed`` may refer to.
+MEASUREMENT_KINDS = frozenset({"weight", "lab"})
+
+
 Event = Annotated[
     PlanStarted
     | RegimenChanged
@@ -138,10 +162,28 @@ Event = Annotated[
     | Weight
     | DialysisChanged
     | ClinicalStatus
-    | Note,
+    | Note
+    | EnteredInError
+    | MeasurementConfirmed,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def reference_problem(
+    event: EnteredInError | MeasurementConfirmed, kind_of: Mapping[int, str], *, seq: int
+) -> str | None:
+    """Why ``event`` (stored as ``seq``) cannot refer to its ``ref_seq``, or None.
+    ``kind_of`` maps the seqs of the course's events to their kinds."""
+    ref = event.ref_seq
+    target = kind_of.get(ref)
+    if ref >= seq or target is None:
+        return f"seq {ref} is not an earlier event of this course (this event is seq {seq})"
+    if target in REFERENCE_KINDS:
+        return f"seq {ref} is a {target} event; refer to the event it names instead"
+    if isinstance(event, MeasurementConfirmed) and target not in MEASUREMENT_KINDS:
+        return f"seq {ref} is a {target} event; only a weight or a lab can be confirmed"
+    return None
 
 
 class Course(_Strict):
@@ -150,6 +192,18 @@ class Course(_Strict):
     course_id: str = Field(min_length=1)
     baseline: Case
     events: list[Event] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Course:
+        """A reference names an earlier event (``seq`` = position in recording order, from
+        1): never itself, a later event, or another reference."""
+        kinds = {i + 1: e.kind for i, e in enumerate(self.events)}
+        for i, e in enumerate(self.events):
+            if isinstance(e, EnteredInError | MeasurementConfirmed):
+                problem = reference_problem(e, kinds, seq=i + 1)
+                if problem:
+                    raise ValueError(f"events[{i}].ref_seq: {problem}")
+        return self
 
     def timeline(self) -> list[Event]:
         """Events in clinical order: by ``at``, ties kept in recorded order."""

@@ -24,13 +24,14 @@ __all__ = [
 ]
 
 
-def open_store(url: str | None = None) -> CourseStore:
+def open_store(url: str | None = None, *, read_only: bool = False) -> CourseStore:
     """Open (and migrate to the current schema) the course database at ``url``.
 
-    ``url`` is a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://…``) or a
-    plain file path (a SQLite file); ``None`` means ``$CMVRX_DB_URL`` or
-    ``./cmvrx-courses.sqlite``.
+    ``url`` is a plain file path (a SQLite file: the recommended form) or a SQLAlchemy URL
+    (``sqlite:///relative``, ``sqlite:////absolute``, ``postgresql+psycopg://…``); ``None``
+    means ``$CMVRX_DB_URL`` or ``./cmvrx-courses.sqlite``. A SQLite file that cannot be
+    written is opened read-only (``store.read_only``); ``read_only=True`` asks for that.
     """
     from cmvrx.store.sql import SqlCourseStore
 
-    return SqlCourseStore.open(resolve_url(url))
+    return SqlCourseStore.open(resolve_url(url), read_only=read_only)

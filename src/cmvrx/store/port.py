@@ -54,6 +54,9 @@ class StoredAssessment:
 class CourseStore(Protocol):
     """Storage of courses, their events and the assessments issued on them."""
 
+    #: True when opened read-only: reads work, every write raises ``StorageError``.
+    read_only: bool
+
     def create_course(
         self, course_id: str, baseline: Case, *, events: Sequence[EventInput] = ()
     ) -> list[int]:

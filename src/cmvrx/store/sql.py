@@ -21,13 +21,15 @@ from cmvrx.errors import CmvrxError, DuplicateCourseError, StorageError, Unknown
 from cmvrx.model.course import EVENT_ADAPTER, Course, Event
 from cmvrx.model.patient import Case
 from cmvrx.store.port import CourseSummary, EventInput, StoredAssessment
-from cmvrx.store.url import describe_url
+from cmvrx.store.url import check_location, describe_url, sqlite_file
 from cmvrx.store.validation import (
     case_json,
     check_assessment_json,
     check_course_id,
     check_knowledge_stamp,
+    check_references,
     event_json,
+    referenced_seqs,
     validate_case,
     validate_events,
 )
@@ -58,15 +60,50 @@ _WRITE = {"cmvrx_write": True}
 class SqlCourseStore:
     """Courses in a SQL database (SQLite file or PostgreSQL), schema kept by Alembic."""
 
-    def __init__(self, engine: Engine, *, where: str) -> None:
+    def __init__(self, engine: Engine, *, where: str, read_only: bool = False) -> None:
         self._engine = engine
         self._writer = engine.execution_options(**_WRITE)
         self.where = where
+        #: Opened read-only (asked for, or the database cannot be written): reads work,
+        #: every write is a ``StorageError`` saying so.
+        self.read_only = read_only
 
     @classmethod
-    def open(cls, url: str) -> SqlCourseStore:
-        """Connect, migrate to the current schema, and return the store."""
+    def open(cls, url: str, *, read_only: bool = False) -> SqlCourseStore:
+        """Connect, migrate to the current schema, and return the store. A SQLite file
+        that exists but cannot be written (read-only file, directory or medium) is opened
+        read-only instead; ``read_only=True`` asks for that on any backend."""
         where = describe_url(url)
+        if read_only:
+            return cls._open_read_only(url, where=where)
+        check_location(url)
+        try:
+            return cls._open_writable(url, where=where)
+        except StorageError as exc:
+            path = sqlite_file(url)
+            if path is None or not path.is_file() or not _read_only_failure(str(exc)):
+                raise
+        return cls._open_read_only(url, where=where)
+
+    @classmethod
+    def _open_read_only(cls, url: str, *, where: str) -> SqlCourseStore:
+        engine = _read_only_engine(url, where=where)
+        try:
+            with engine.connect() as conn:
+                revision = migrate.current_revision(conn)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise _storage_error(exc, where, "open (read-only)") from exc
+        if revision != migrate.HEAD_REVISION:
+            engine.dispose()
+            raise StorageError(
+                f"the course database {where} is read-only and at schema revision {revision!r};"
+                f" this cmvrx needs {migrate.HEAD_REVISION!r}: open it once writable to migrate"
+            )
+        return cls(engine, where=where, read_only=True)
+
+    @classmethod
+    def _open_writable(cls, url: str, *, where: str) -> SqlCourseStore:
         engine = _make_engine(url, where=where)
         try:
             # A write transaction: BEGIN IMMEDIATE on SQLite serialises concurrent openers.
@@ -116,6 +153,7 @@ class SqlCourseStore:
                 )
             except IntegrityError as exc:  # a concurrent creator won the race
                 raise DuplicateCourseError(course_id) from exc
+            check_references(validated, {}, first_seq=1)
             return _insert_events(conn, course_id, validated, first_seq=1, now=now)
 
     def add_events(self, course_id: str, events: Sequence[EventInput]) -> list[int]:
@@ -130,7 +168,9 @@ class SqlCourseStore:
             last = conn.execute(
                 select(func.max(events_table.c.seq)).where(events_table.c.course_id == course_id)
             ).scalar_one()
-            return _insert_events(conn, course_id, validated, first_seq=(last or 0) + 1, now=now)
+            first = (last or 0) + 1
+            check_references(validated, _kinds(conn, course_id, validated), first_seq=first)
+            return _insert_events(conn, course_id, validated, first_seq=first, now=now)
 
     def record_assessment(
         self,
@@ -248,6 +288,8 @@ class SqlCourseStore:
     @contextmanager
     def _transaction(self, doing: str, *, write: bool = False) -> Iterator[Connection]:
         """One transaction; committed when the block ends, rolled back on any error."""
+        if write and self.read_only:
+            raise StorageError(f"cannot {doing}: the course database {self.where} is read-only")
         try:
             with (self._writer if write else self._engine).begin() as conn:
                 yield conn
@@ -259,6 +301,19 @@ class SqlCourseStore:
 
 def _course_row(course_id: str) -> Any:
     return select(courses.c.course_id).where(courses.c.course_id == course_id)
+
+
+def _kinds(conn: Connection, course_id: str, validated: list[Event]) -> dict[int, str]:
+    """The kinds of the stored events a batch refers to, by seq."""
+    wanted = referenced_seqs(validated)
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(events_table.c.seq, events_table.c.kind).where(
+            events_table.c.course_id == course_id, events_table.c.seq.in_(sorted(wanted))
+        )
+    ).all()
+    return {int(seq): str(kind) for seq, kind in rows}
 
 
 def _insert_events(
@@ -311,6 +366,61 @@ def _make_engine(url: str, *, where: str) -> Engine:
         ) from exc
     except SQLAlchemyError as exc:
         raise _storage_error(exc, where, "open") from exc
+
+
+_READ_ONLY_SIGNS = ("readonly", "read-only", "unable to open database file", "permission denied")
+
+
+def _read_only_failure(message: str) -> bool:
+    return any(sign in message.lower() for sign in _READ_ONLY_SIGNS)
+
+
+def _read_only_engine(url: str, *, where: str) -> Engine:
+    """An engine that never writes: SQLite through ``mode=ro`` (``immutable=1`` on a
+    read-only medium, where a WAL database cannot create its shared-memory file), or a
+    PostgreSQL session with ``default_transaction_read_only``."""
+    path = sqlite_file(url)
+    if path is None:
+        if url.startswith("sqlite"):
+            raise StorageError(f"an in-memory database {where} cannot be opened read-only")
+        options = make_url(url).query.get("options", "")
+        try:
+            return create_engine(
+                url,
+                pool_pre_ping=True,
+                connect_args={
+                    "options": f"{options} -c default_transaction_read_only=on".strip(),
+                    "application_name": "cmvrx",
+                },
+            )
+        except ImportError as exc:
+            raise StorageError(
+                f"cannot use {where}: the PostgreSQL driver is missing:"
+                " pip install 'cmvrx[postgres]'"
+            ) from exc
+    if not path.is_file():
+        raise StorageError(f"cannot open the course database {where} read-only: no such file")
+    import sqlite3
+    from urllib.parse import quote
+
+    target = quote(str(path.resolve()))
+
+    def connect() -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, check_same_thread=False)
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")
+        except sqlite3.OperationalError:
+            conn = sqlite3.connect(f"file:{target}?immutable=1", uri=True, check_same_thread=False)
+        conn.isolation_level = None
+        return conn
+
+    engine = create_engine("sqlite://", creator=connect)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -1,4 +1,17 @@
-"""Which database: ``--db``, then ``$CMVRX_DB_URL``, then ``./cmvrx-courses.sqlite``."""
+"""Which database: ``--db``, then ``$CMVRX_DB_URL``, then ``./cmvrx-courses.sqlite``.
+
+Accepted forms (docs/course-storage.md, tested in tests/store/test_urls.py):
+
+* a plain file path, relative or absolute (``courses.sqlite``, ``/var/lib/cmvrx/c.sqlite``,
+  ``~/c.sqlite``) — the recommended form for SQLite;
+* ``sqlite:///relative/path.sqlite`` (three slashes: relative to the working directory)
+  and ``sqlite:////absolute/path.sqlite`` (four slashes: absolute) — SQLAlchemy's rule;
+  a three-slash URL whose relative directory does not exist while the absolute one does
+  is refused with a hint instead of creating a database in the wrong place;
+* ``sqlite://`` or ``sqlite:///:memory:`` (in memory, for tests);
+* ``postgresql+psycopg://USER[:PASSWORD]@HOST[:PORT]/DB`` (``postgresql://`` and
+  ``postgres://`` mean the same).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +44,37 @@ def resolve_url(db: str | None = None) -> str:
     raise StorageError(
         f"unsupported database URL {describe_url(raw)!r}: use a SQLite file path,"
         " sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB"
+    )
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None: in memory, or not SQLite)."""
+    if not url.lower().startswith("sqlite"):
+        return None
+    match = _SCHEME.match(url)
+    rest = url[match.end() :] if match else ""
+    path = rest.split("?", 1)[0]
+    if not path or path in ("/", "/:memory:") or not path.startswith("/"):
+        return None
+    return Path(path[1:]) if path[1:] else None
+
+
+def check_location(url: str) -> None:
+    """Refuse a SQLite file whose directory does not exist, naming the path it resolved to
+    (and the four-slash form when a three-slash URL was probably meant to be absolute)."""
+    path = sqlite_file(url)
+    if path is None or path.parent.resolve().is_dir():
+        return
+    hint = ""
+    absolute = Path("/") / path
+    if not path.is_absolute() and absolute.parent.is_dir():
+        hint = (
+            f"; sqlite:/// with three slashes is relative to the working directory — for the"
+            f" absolute path {absolute} write sqlite:///{absolute} (four slashes) or just {absolute}"
+        )
+    raise StorageError(
+        f"cannot open the course database {path.resolve()}: the directory {path.parent.resolve()}"
+        f" does not exist{hint}"
     )
 
 

@@ -13,8 +13,16 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from cmvrx.engine.course_events import check_event
 from cmvrx.errors import InputError
-from cmvrx.model.course import EVENT_ADAPTER, Event
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.model.course import (
+    EVENT_ADAPTER,
+    EnteredInError,
+    Event,
+    MeasurementConfirmed,
+    reference_problem,
+)
 from cmvrx.model.patient import Case
 
 #: Every event kind the model knows, in its declaration order.
@@ -97,7 +105,36 @@ def validate_event(item: object, *, field: str = "event") -> Event:
         raise InputError(
             "the time must carry a time zone (e.g. 2026-11-24T08:00:00Z)", field=f"{field}.at"
         )
+    # The same rules as a case (units, plausibility bounds): a value a case would refuse
+    # is never stored (issue 6 item 7).
+    check_event(event, _knowledge(), field=field)
     return event
+
+
+def _knowledge() -> Knowledge:
+    from cmvrx.api import load_knowledge
+
+    return load_knowledge()
+
+
+def check_references(
+    events: Sequence[Event], stored_kinds: Mapping[int, str], *, first_seq: int
+) -> None:
+    """Every ``ref_seq`` of a batch to be stored from ``first_seq`` names an earlier event
+    (already stored: ``stored_kinds``, or earlier in the batch) that it may refer to."""
+    kinds = dict(stored_kinds)
+    for i, event in enumerate(events):
+        seq = first_seq + i
+        kinds[seq] = event.kind
+        if isinstance(event, EnteredInError | MeasurementConfirmed):
+            problem = reference_problem(event, kinds, seq=seq)
+            if problem:
+                raise InputError(problem, field=f"events[{i}].ref_seq")
+
+
+def referenced_seqs(events: Sequence[Event]) -> set[int]:
+    """The seqs a batch refers to."""
+    return {e.ref_seq for e in events if isinstance(e, EnteredInError | MeasurementConfirmed)}
 
 
 def event_json(event: Event) -> str:

@@ -38,6 +38,11 @@ why_not_contains}``
 ``not_confirmed_includes``: ids in the plan's NOT CONFIRMED list.
 ``no_dose: true``: no drug anywhere in the plan (induction, step-down, maintenance) has
     status ``dose``.
+``text_absent: [...]``: substrings that no text anywhere in the plan JSON may contain
+    (e.g. an estimated clearance on hemodialysis, an adult volume for a child).
+``maintenance_criteria_absent: [...]``: criterion ids that must not be shown.
+Dose specs also take ``rounding_contains``, ``instructions_absent: [...]`` and
+``hydration_absent: [...]``.
 """
 
 from __future__ import annotations
@@ -148,6 +153,13 @@ CHECKLIST: tuple[str, ...] = (
     "input: unknown unit",
     "input: hemodialysis with measured CrCl 90",
     "input: naive timestamp",
+    # Clinical review, issue 7 (children, dose in prose, rounding, hydration, dialysis)
+    "input: adult weight basis for a child",
+    "pediatric: no adult hydration volume (specialist / pharmacy to set)",
+    "pediatric: no ideal body weight or obesity flag",
+    "rounding: within the tolerance of the exact dose",
+    "hydration: dose between label bands → band above, NOT CONFIRMED",
+    "renal: no estimated clearance on hemodialysis",
 )
 
 _ERRORS = {
@@ -214,6 +226,14 @@ def _check_dose(m: Mismatch, where: str, dose: dict[str, Any], spec: dict[str, A
         elif key == "reason_contains":
             text = f"{dose.get('reason', '')} {dose.get('measure', '')}"
             m.require(expected in text, f"{where}.reason: {expected!r} not in {text!r}")
+        elif key == "rounding_contains":
+            text = dose.get("rounding", "")
+            m.require(expected in text, f"{where}.rounding: {expected!r} not in {text!r}")
+        elif key in ("instructions_absent", "hydration_absent"):
+            field = key.removesuffix("_absent")
+            joined = " | ".join(dose.get(field, ()))
+            for part in expected:
+                m.require(part not in joined, f"{where}.{field}: {part!r} in {joined!r}")
         elif key in ("infusion_contains", "hydration_contains"):
             field = key.removesuffix("_contains")
             joined = " | ".join(dose.get(field, ()))
@@ -230,6 +250,18 @@ def _all_doses(plan: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if reg["step_down"] and reg["step_down"]["dose"]:
         out.append(("step_down", reg["step_down"]["dose"]))
     return out
+
+
+def _texts(value: Any) -> Any:
+    """Every string in a plan's JSON form."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _texts(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _texts(v)
 
 
 def _check_plan(m: Mismatch, plan: dict[str, Any], expect: dict[str, Any]) -> None:
@@ -357,6 +389,16 @@ def _check_plan(m: Mismatch, plan: dict[str, Any], expect: dict[str, Any]) -> No
             ids = {n["id"] for n in plan["not_confirmed"]}
             for nid in expected:
                 m.require(nid in ids, f"not_confirmed {nid} missing; present: {sorted(ids)}")
+        elif key == "text_absent":
+            texts = list(_texts(plan))
+            for part in expected:
+                found = [t for t in texts if part in t]
+                m.require(not found, f"{part!r} appears in the plan: {found[:3]}")
+        elif key == "maintenance_criteria_absent":
+            mt = plan["maintenance"]
+            ids = {c["rule_id"] for kind in ("stop", "restart", "lifelong") for c in mt[kind]}
+            for cid in expected:
+                m.require(cid not in ids, f"maintenance criterion {cid} should be absent")
         elif key == "no_dose":
             dosed = [where for where, d in _all_doses(plan) if d["status"] == "dose"]
             m.require(not (expected and dosed), f"no dose expected, but doses for: {dosed}")

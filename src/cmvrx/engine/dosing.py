@@ -183,20 +183,25 @@ def _dose(
             "practical_mg": practical,
             "rounding": rounding,
             "infusion": (*fixed.infusion_time, *_infusion_volume(drug, exact)),
-            "not_confirmed": nc + t.not_confirmed,
+            "not_confirmed": nc + t.not_confirmed + fixed.fields["not_confirmed"],
         }
     )
 
 
 def _round(t: Table, exact: float, ceiling: float) -> tuple[float, str, tuple[str, ...]]:
-    """Practical amount: nearest rounding step, never above the label maximum."""
-    if t.rounding is None:
+    """Practical amount: the coarsest step that stays within the rounding tolerance of the
+    exact dose, above zero and not above the label maximum (H50); else the exact dose."""
+    r = t.rounding
+    if r is None:
         return round(exact, 1), "fixed-strength product: no rounding", ()
-    step, text, nc = t.rounding
-    practical = round(exact / step) * step
-    if practical > ceiling + 1e-9:
-        practical = math.floor(exact / step) * step
-    return float(practical), text, nc
+    limit = r.tolerance * exact + 1e-9
+    for step, text in zip(r.steps, r.texts, strict=True):
+        practical = round(exact / step) * step
+        if practical > ceiling + 1e-9:
+            practical = math.floor(exact / step) * step
+        if practical > 0 and abs(practical - exact) <= limit:
+            return round(practical, 4), text, r.not_confirmed
+    return round(exact, 4), r.unrounded, r.not_confirmed
 
 
 def _infusion_volume(drug: Drug, mg: float) -> tuple[str, ...]:

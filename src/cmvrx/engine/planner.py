@@ -152,7 +152,9 @@ def _cidofovir_problems(
     if r.dialysis != "none":
         problems.append("dialysis (CrCl ≤ 55 mL/min)")
     crcl_limit = k.derived(("cidofovir_crcl_limit",), _cidofovir_crcl_limit)
-    if r.creatinine_clearance_ml_min is None:
+    if r.dialysis != "none":
+        pass  # no clearance on dialysis (the renal section says why); refused above
+    elif r.creatinine_clearance_ml_min is None:
         problems.append("CrCl unknown: measure serum creatinine")
     elif r.creatinine_clearance_ml_min <= crcl_limit:
         problems.append(f"CrCl {r.creatinine_clearance_ml_min:.0f} ≤ {crcl_limit:g} mL/min")
@@ -262,6 +264,8 @@ def _not_confirmed(
         for item in dose.not_confirmed:
             if item in rounding:
                 used[item] = rounding[item]
+            elif item in parameters:  # e.g. hydration_between_bands
+                used[item] = parameters[item]
     if regimen is not None:
         for entry in plan_items.regimen_entries(k, regimen.id):
             used[entry.id] = entry
@@ -270,7 +274,7 @@ def _not_confirmed(
 
 def _parameters_in_use(s: Situation) -> tuple[str, ...]:
     """The NOT CONFIRMED-capable parameters that shaped this plan."""
-    names = ["creatinine_max_age_hours", "blood_count_max_age_hours"]
+    names = ["creatinine_max_age_hours", "blood_count_max_age_hours", "rounding_tolerance_percent"]
     if s.renal.ideal_weight_kg is not None:
         names.append("obesity_ratio_to_ideal_weight")
     if s.renal.weight_basis == "adjusted":

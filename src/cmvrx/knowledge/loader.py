@@ -142,6 +142,11 @@ def _apply_overrides(
                 f"override {name!r}: only NOT CONFIRMED values are configurable "
                 f"(this one is grade {current.grade.value})"
             )
+        if current.bounds is not None and not current.bounds[0] <= value <= current.bounds[1]:
+            raise KnowledgeError(
+                f"override {name!r}: {value!r} is outside its bounds "
+                f"{current.bounds[0]:g}–{current.bounds[1]:g} {current.unit}"
+            )
         result[name] = current.model_copy(update={"value": value})
     return result
 

@@ -161,7 +161,9 @@ BROKEN = [
         id="unknown-predicate-in-alert",
     ),
     pytest.param(
-        "maintenance", 'unless = ["ganciclovir_unusable"]', 'unless = ["ganciclovir_unusabel"]',
+        "maintenance",
+        'unless = ["ganciclovir_unusable", ',
+        'unless = ["ganciclovir_unusabel", ',
         r"maintenance\.toml.*unknown predicate 'ganciclovir_unusabel'",
         id="unknown-predicate-in-maintenance",
     ),
@@ -317,6 +319,9 @@ def _predicates_used(k) -> set[str]:
     for regimen in k.regimens.values():
         if regimen.step_down is not None:
             used |= set(regimen.step_down.requires)
+    for kind in ("end_of_induction", "stop", "restart", "lifelong"):
+        for criterion in k.criteria(kind):
+            used |= {*criterion.when, *criterion.unless}
     return used
 
 

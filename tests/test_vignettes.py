@@ -160,6 +160,10 @@ CHECKLIST: tuple[str, ...] = (
     "rounding: within the tolerance of the exact dose",
     "hydration: dose between label bands → band above, NOT CONFIRMED",
     "renal: no estimated clearance on hemodialysis",
+    "pediatric: congenital CMV with CNS involvement → GCV 6 mg/kg q12h × 6 weeks",
+    "pediatric: congenital CMV without a graded regimen → specialist review",
+    "data: infant without congenital status → insufficient data",
+    "pediatric: HIV child under 6 → no adult CD4 rules, specialist review",
 )
 
 _ERRORS = {

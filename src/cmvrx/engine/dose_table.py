@@ -69,7 +69,7 @@ def _build_table(k: Knowledge, drug_id: str, phase: str, column: str) -> Table:
     drug = k.drug(drug_id)
     schedule = k.schedule_for(drug_id, phase, column)
     a = drug.administration
-    child = column == "pediatric"
+    child = column in ("pediatric", "congenital")
     base = {
         "drug": drug.id,
         "drug_name": drug.name,

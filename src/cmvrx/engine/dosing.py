@@ -21,6 +21,9 @@ from cmvrx.knowledge.schema import Band, DoseRow, Drug, Schedule
 from cmvrx.model.patient import Case
 from cmvrx.model.plan import DrugDose, RenalFunction, drug_dose_from
 
+#: The one (drug, phase) with a congenital-CMV column (NIH pediatric OI guideline).
+CONGENITAL = ("ganciclovir", "induction")
+
 
 @dataclass(frozen=True, slots=True)
 class RenalLookup:
@@ -32,9 +35,11 @@ class RenalLookup:
 
 
 def column_of(case: Case, pediatric: bool, drug: str, phase: str) -> str:
-    """Which label column applies: pediatric, the chosen foscarnet column, or standard."""
+    """Which label column applies: congenital (ganciclovir induction for congenital CMV),
+    pediatric, the chosen foscarnet column, or standard."""
     if pediatric:
-        return "pediatric"
+        congenital = case.disease.congenital is True
+        return "congenital" if congenital and (drug, phase) == CONGENITAL else "pediatric"
     if drug == "foscarnet":
         return (
             case.foscarnet_induction_column

@@ -73,8 +73,11 @@ def constant_criteria(k: Knowledge, kind: str) -> tuple[p.Criterion, ...] | None
 
 
 def _constant_criteria(k: Knowledge, kind: str) -> tuple[p.Criterion, ...] | None:
-    items = tuple(item for _, _, item in criteria(k, kind) if item is not None)
-    return items if len(items) == len(criteria(k, kind)) else None
+    found = criteria(k, kind)
+    if any(c.when or c.unless for c, _, _ in found):
+        return None  # whether they apply depends on the patient
+    items = tuple(item for _, _, item in found if item is not None)
+    return items if len(items) == len(found) else None
 
 
 def _criteria(k: Knowledge, kind: str) -> tuple[tuple[Criterion, str, p.Criterion | None], ...]:

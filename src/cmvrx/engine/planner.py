@@ -222,6 +222,7 @@ def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
         return tuple(
             item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
             for c, grade, item in plan_items.criteria(k, kind)
+            if holds(s, c.when, c.unless)  # e.g. adult CD4 rules not for young children
         )
 
     return p.Maintenance(

@@ -159,6 +159,19 @@ def _renal_impairment(s: Situation) -> bool:
     return s.renal.dialysis != "none" or (crcl is not None and crcl < threshold)
 
 
+def _congenital_unknown_infant(s: Situation) -> bool:
+    """An infant whose case does not say whether the CMV disease is congenital."""
+    f = s.facts
+    return f.case.disease.congenital is None and f.age_years < s.knowledge.number(
+        "congenital_question_max_age"
+    )
+
+
+def _young_child(s: Situation) -> bool:
+    """A child young enough for CD4 %-based (not count-based) HIV thresholds."""
+    return s.facts.age_years < s.knowledge.number("cd4_percent_age_limit")
+
+
 Predicate = Callable[[Situation], bool]
 
 PREDICATES: Mapping[str, Predicate] = {
@@ -172,6 +185,9 @@ PREDICATES: Mapping[str, Predicate] = {
     ),
     "gi_disease": lambda s: bool(s.sites & GI_SITES),
     "pediatric": lambda s: s.pediatric,
+    "congenital_cmv": lambda s: s.facts.case.disease.congenital is True,
+    "congenital_status_unknown_infant": _congenital_unknown_infant,
+    "young_child": _young_child,
     "adult": lambda s: not s.pediatric,
     "pregnant": lambda s: s.facts.case.patient.pregnant is True,
     "pregnancy_status_unknown": lambda s: (

@@ -282,4 +282,7 @@ def _check_references(k: Knowledge) -> None:
         known(f"monitoring.toml: {item.id}", item.when)
     for option in k.maintenance.option:
         known(f"maintenance.toml: option {option.drug}", option.unless)
+    for kind in ("end_of_induction", "stop", "restart", "lifelong"):
+        for criterion in k.criteria(kind):
+            known(f"maintenance.toml: {criterion.id}", (*criterion.when, *criterion.unless))
         k.drug(option.drug)

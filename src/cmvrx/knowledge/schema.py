@@ -361,6 +361,8 @@ class Criterion(StrictModel):
     text: str
     grade: Grade
     cite: Cite
+    when: tuple[str, ...] = Field((), description="Shown only when these predicates hold.")
+    unless: tuple[str, ...] = Field((), description="Not shown when any of these holds.")
 
 
 class MaintenanceOption(StrictModel):

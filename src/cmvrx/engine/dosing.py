@@ -215,21 +215,27 @@ def _infusion_volume(drug: Drug, mg: float) -> tuple[str, ...]:
     out: list[str] = []
     if a.max_concentration_mg_per_ml:
         out.append(
-            f"final concentration ≤ {a.max_concentration_mg_per_ml:g} mg/mL: at least {mg / a.max_concentration_mg_per_ml:.0f} mL of diluent"
+            f"final concentration ≤ {a.max_concentration_mg_per_ml:g} mg/mL: at least {_ml(mg / a.max_concentration_mg_per_ml)} mL of diluent"
         )
     if a.central_line_concentration_mg_per_ml:
         out.append(
-            f"central line: {a.central_line_concentration_mg_per_ml:g} mg/mL undiluted = {mg / a.central_line_concentration_mg_per_ml:.0f} mL"
+            f"central line: {a.central_line_concentration_mg_per_ml:g} mg/mL undiluted = {_ml(mg / a.central_line_concentration_mg_per_ml)} mL"
         )
     if a.peripheral_line_concentration_mg_per_ml:
         out.append(
-            f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {mg / a.peripheral_line_concentration_mg_per_ml:.0f} mL"
+            f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {_ml(mg / a.peripheral_line_concentration_mg_per_ml)} mL"
         )
     if a.vial_mg:
         out.append(f"{math.ceil(mg / a.vial_mg)} × {a.vial_mg:g} mg vial(s)")
     if a.tablet_mg:
         out.append(f"{mg / a.tablet_mg:g} × {a.tablet_mg:g} mg tablet(s)")
     return tuple(out)
+
+
+def _ml(volume: float) -> str:
+    """A volume for display: whole mL from 10 mL, else two significant digits — a small
+    child's volume is never shown as '0 mL' (H48)."""
+    return f"{volume:.0f}" if volume >= 10 else f"{volume:.2g}"
 
 
 def _instead(drug_id: str) -> str:

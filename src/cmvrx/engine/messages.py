@@ -59,6 +59,7 @@ def _resistance_summary(s: Situation) -> str:
 
 
 _PARAMETERS = (
+    "obesity_ratio_to_ideal_weight",
     "cd4_percent_age_limit",
     "ganciclovir_min_anc",
     "ganciclovir_min_platelets",

@@ -35,13 +35,12 @@ class Table:
 class Rounding:
     """How a drug's exact dose becomes a practical amount (issue 7 item 4, H50).
 
-    ``steps`` run coarsest first (the drug's step, then its finer steps); the first step
-    whose result is above zero, within ``tolerance`` (a fraction) of the exact dose and
-    not above the label maximum is used. ``texts`` says, per step, what was done."""
+    ``steps`` run coarsest first (the drug's step, then its finer steps), each with the
+    text saying what was done; the first step whose result is above zero, within
+    ``tolerance`` (a fraction) of the exact dose and not above the label maximum is used."""
 
-    steps: tuple[float, ...]
+    steps: tuple[tuple[float, str], ...]  # (step in mg, rounding text)
     tolerance: float
-    texts: tuple[str, ...]  # one per step
     unrounded: str  # when no step fits
     not_confirmed: tuple[str, ...]
 
@@ -123,7 +122,7 @@ def _rounding(k: Knowledge, drug: Drug) -> Rounding | None:
         "(NOT CONFIRMED convention)"
     )
     nc = (f"{drug.id}.rounding",) if r.grade is Grade.NOT_CONFIRMED else ()
-    return Rounding(steps, percent / 100, tuple(texts), unrounded, nc)
+    return Rounding(tuple(zip(steps, texts, strict=True)), percent / 100, unrounded, nc)
 
 
 def _row(

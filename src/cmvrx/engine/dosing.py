@@ -200,11 +200,11 @@ def _round(t: Table, exact: float, ceiling: float) -> tuple[float, str, tuple[st
     if r is None:
         return round(exact, 1), "fixed-strength product: no rounding", ()
     limit = r.tolerance * exact + 1e-9
-    for step, text in zip(r.steps, r.texts, strict=True):
+    for step, text in r.steps:
         practical = round(exact / step) * step
         if practical > ceiling + 1e-9:
             practical = math.floor(exact / step) * step
-        if practical > 0 and abs(practical - exact) <= limit:
+        if practical > 0 and -limit <= practical - exact <= limit:
             return round(practical, 4), text, r.not_confirmed
     return round(exact, 4), r.unrounded, r.not_confirmed
 

@@ -67,6 +67,27 @@ def criteria(k: Knowledge, kind: str) -> tuple[tuple[Criterion, str, p.Criterion
     return k.derived(("criteria", kind), lambda k: _criteria(k, kind))
 
 
+def options(k: Knowledge) -> tuple[tuple[str, Predicate], ...]:
+    """(drug, is it offered) for each maintenance option."""
+    return k.derived(
+        ("maintenance_options",),
+        lambda k: tuple((o.drug, rule_check((), o.unless)) for o in k.maintenance.option),
+    )
+
+
+def gated_criteria(
+    k: Knowledge, kind: str
+) -> tuple[tuple[Predicate | None, Criterion, str, p.Criterion | None], ...]:
+    """``criteria`` with each one's check (None: always shown)."""
+    return k.derived(
+        ("gated_criteria", kind),
+        lambda k: tuple(
+            (rule_check(c.when, c.unless) if c.when or c.unless else None, c, grade, item)
+            for c, grade, item in criteria(k, kind)
+        ),
+    )
+
+
 def constant_criteria(k: Knowledge, kind: str) -> tuple[p.Criterion, ...] | None:
     """All the criteria of ``kind``, when none of them needs the patient's values."""
     return k.derived(("constant_criteria", kind), lambda k: _constant_criteria(k, kind))

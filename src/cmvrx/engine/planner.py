@@ -212,17 +212,17 @@ def _unmet(s: Situation, names: tuple[str, ...]) -> str:
 def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
     k = s.knowledge
     options = tuple(
-        [dose_for(s, o.drug, "maintenance") for o in k.maintenance.option if holds(s, (), o.unless)]
+        [dose_for(s, drug, "maintenance") for drug, offered in plan_items.options(k) if offered(s)]
     )
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:
         constant = plan_items.constant_criteria(k, kind)
         if constant is not None:
             return constant
-        return tuple(
+        return tuple(  # only the criteria that apply: no adult CD4 rules for young children
             item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
-            for c, grade, item in plan_items.criteria(k, kind)
-            if holds(s, c.when, c.unless)  # e.g. adult CD4 rules not for young children
+            for check, c, grade, item in plan_items.gated_criteria(k, kind)
+            if check is None or check(s)
         )
 
     return p.Maintenance(

@@ -109,12 +109,12 @@ def _rounding(k: Knowledge, drug: Drug) -> Rounding | None:
     if r is None:
         return None
     percent = k.number("rounding_tolerance_percent")
-    within = f"within ±{percent:g} % of the exact dose and not above the label maximum"
+    kept = f"within ±{percent:g} % of the exact dose, not above the label maximum"
     steps = (r.step_mg, *r.finer_steps_mg)
-    texts = [f"nearest {r.step_mg:g} mg: {within} (NOT CONFIRMED convention)"]
+    texts = [f"nearest {r.step_mg:g} mg ({kept}; NOT CONFIRMED)"]
     texts += [
-        f"nearest {step:g} mg, because the {r.step_mg:g} mg step would move this dose more "
-        f"than ±{percent:g} % or above the label maximum: {within} (NOT CONFIRMED convention)"
+        f"nearest {step:g} mg (the {r.step_mg:g} mg step would leave ±{percent:g} % or exceed "
+        f"the label maximum; {kept}; NOT CONFIRMED)"
         for step in r.finer_steps_mg
     ]
     unrounded = (

@@ -67,6 +67,13 @@ def criteria(k: Knowledge, kind: str) -> tuple[tuple[Criterion, str, p.Criterion
     return k.derived(("criteria", kind), lambda k: _criteria(k, kind))
 
 
+def rule_checks(k: Knowledge) -> tuple[tuple[Predicate, RegimenRule], ...]:
+    """(does it hold, rule) for each regimen rule, in knowledge order."""
+    return k.derived(
+        ("rule_checks",), lambda k: tuple((rule_check(r.when, r.unless), r) for r in k.rules)
+    )
+
+
 def options(k: Knowledge) -> tuple[tuple[str, Predicate], ...]:
     """(drug, is it offered) for each maintenance option."""
     return k.derived(

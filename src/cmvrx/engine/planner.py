@@ -119,8 +119,8 @@ def _planned(
 
 def choose_rule(s: Situation) -> RegimenRule:
     """The first regimen rule that holds (the knowledge's rules cover every case)."""
-    for rule in s.knowledge.rules:
-        if holds(s, rule.when, rule.unless):
+    for check, rule in plan_items.rule_checks(s.knowledge):
+        if check(s):
             return rule
     raise ValueError("no regimen rule matched")  # unreachable: CNS and non-CNS both covered
 

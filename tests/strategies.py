@@ -185,3 +185,50 @@ def cases(draw: st.DrawFn, *, adult: bool | None = None) -> dict[str, object]:
     else:
         case["hiv"] = {"status": "positive", "on_art": draw(st.booleans())}
     return case
+
+
+# --- cases for the whole-plan properties of issue 7, infants and children included ------
+
+INDUCERS = ("carbamazepine", "phenytoin", "phenobarbital")
+
+
+@st.composite
+def infants(draw: st.DrawFn) -> dict[str, object]:
+    """The ``patient`` part of an infant (0–1 year, 0.5–12 kg, 30–80 cm)."""
+    return {
+        "age": {"value": draw(_floats(0.0, 11.9)), "unit": "mo"},
+        "sex": draw(sexes),
+        "weight": {"value": draw(_floats(0.5, 12.0)), "unit": "kg"},
+        "height": {"value": draw(_floats(30.0, 80.0)), "unit": "cm"},
+        "low_birth_weight_for_gestational_age": draw(st.sampled_from([None, False, True])),
+    }
+
+
+@st.composite
+def plan_cases(draw: st.DrawFn) -> dict[str, object]:
+    """Any valid case: ``cases()`` widened to infants, congenital status, enzyme inducers,
+    electrolytes, HIV CD4 and (adults only) a weight basis."""
+    case = draw(cases())
+    if draw(st.integers(0, 3)) == 0:
+        case["patient"] = draw(infants())
+    disease = dict(case["disease"])
+    disease["congenital"] = draw(st.sampled_from([None, False, True]))
+    case["disease"] = disease
+    meds = list(case["medications"])
+    meds += draw(st.lists(st.sampled_from(INDUCERS), max_size=1))
+    case["medications"] = meds
+    if draw(st.booleans()):
+        case["electrolytes"] = {
+            "potassium": _measured(draw(_floats(2.5, 5.5)), "mmol/L", 6),
+            "magnesium": _measured(draw(_floats(0.4, 1.2)), "mmol/L", 6),
+            "ionized_calcium": _measured(draw(_floats(0.8, 1.4)), "mmol/L", 6),
+            "phosphate": _measured(draw(_floats(0.4, 1.8)), "mmol/L", 6),
+        }
+    if "hiv" in case and draw(st.booleans()):
+        hiv = dict(case["hiv"])
+        hiv["cd4"] = _measured(draw(_floats(0.0, 900.0)), "/uL", 48)
+        case["hiv"] = hiv
+    age = case["patient"]["age"]
+    if age["unit"] == "a" and age["value"] >= 18:
+        case["weight_basis"] = draw(st.sampled_from(["actual", "ideal", "adjusted"]))
+    return case

@@ -159,7 +159,9 @@ BROKEN = [
         id="unknown-predicate-in-alert",
     ),
     pytest.param(
-        "maintenance", 'unless = ["ganciclovir_unusable"]', 'unless = ["ganciclovir_unusabel"]',
+        "maintenance",
+        'unless = ["ganciclovir_unusable", ',
+        'unless = ["ganciclovir_unusabel", ',
         r"maintenance\.toml.*unknown predicate 'ganciclovir_unusabel'",
         id="unknown-predicate-in-maintenance",
     ),

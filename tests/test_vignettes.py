@@ -42,6 +42,8 @@ why_not_contains}``
     of the plan (every string value of its JSON, joined).
 ``no_dose: true``: no drug anywhere in the plan (induction, step-down, maintenance) has
     status ``dose``.
+Dose specs also take ``rounding_contains``, ``instructions_absent: [...]`` and
+``hydration_absent: [...]``.
 """
 
 from __future__ import annotations
@@ -160,6 +162,17 @@ CHECKLIST: tuple[str, ...] = (
     "ref: HIV GI disease 21–42 days or until symptoms resolve (S-HIV-DRLEX-GI)",
     "ref: refractory disease — check dosing, send genotype, foscarnet/maribavir while pending (§8)",
     "ref: CNS disease — repeat CSF CMV PCR before ending induction (S-HIV-EACS)",
+    # Clinical review, issue 7 (children, dose in prose, rounding, hydration, dialysis)
+    "input: adult weight basis for a child",
+    "pediatric: no adult hydration volume (specialist / pharmacy to set)",
+    "pediatric: no ideal body weight or obesity flag",
+    "rounding: within the tolerance of the exact dose",
+    "hydration: dose between label bands → band above, NOT CONFIRMED",
+    "renal: no estimated clearance on hemodialysis",
+    "pediatric: congenital CMV with CNS involvement → GCV 6 mg/kg q12h × 6 weeks",
+    "pediatric: congenital CMV without a graded regimen → specialist review",
+    "data: infant without congenital status → insufficient data",
+    "pediatric: HIV child under 6 → no adult CD4 rules, specialist review",
 )
 
 _ERRORS = {
@@ -226,6 +239,14 @@ def _check_dose(m: Mismatch, where: str, dose: dict[str, Any], spec: dict[str, A
         elif key == "reason_contains":
             text = f"{dose.get('reason', '')} {dose.get('measure', '')}"
             m.require(expected in text, f"{where}.reason: {expected!r} not in {text!r}")
+        elif key == "rounding_contains":
+            text = dose.get("rounding", "")
+            m.require(expected in text, f"{where}.rounding: {expected!r} not in {text!r}")
+        elif key in ("instructions_absent", "hydration_absent"):
+            field = key.removesuffix("_absent")
+            joined = " | ".join(dose.get(field, ()))
+            for part in expected:
+                m.require(part not in joined, f"{where}.{field}: {part!r} in {joined!r}")
         elif key in ("infusion_contains", "hydration_contains"):
             field = key.removesuffix("_contains")
             joined = " | ".join(dose.get(field, ()))

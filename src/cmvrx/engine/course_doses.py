@@ -36,18 +36,24 @@ class LabelMaximum:
     cite: tuple[str, ...]
 
 
-def label_maximum(k: Knowledge, drug: str) -> LabelMaximum | None:
-    """The drug's label maximum from its dose tables, computed once per knowledge."""
-    return k.derived(("course_doses.label_maximum", drug), lambda kk: _build_maximum(kk, drug))
+def label_maximum(k: Knowledge, drug: str, *, congenital: bool = False) -> LabelMaximum | None:
+    """The drug's label maximum from its dose tables, computed once per knowledge. The
+    congenital-CMV column (a higher per-kg dose for infants) counts only for congenital
+    disease: it must not raise the ceiling for everyone else."""
+    return k.derived(
+        ("course_doses.label_maximum", drug, str(congenital)),
+        lambda kk: _build_maximum(kk, drug, congenital=congenital),
+    )
 
 
-def _build_maximum(k: Knowledge, drug: str) -> LabelMaximum | None:
+def _build_maximum(k: Knowledge, drug: str, *, congenital: bool) -> LabelMaximum | None:
     d = k.drugs.get(drug)
     if d is None:
         return None
+    schedules = [s for s in d.schedule if congenital or s.column != "congenital"]
     doses = [
         row.dose
-        for s in d.schedule
+        for s in schedules
         for row in (*s.band, s.hemodialysis, s.fixed, *s.modifier)
         if row is not None and row.recommended and row.dose is not None
     ]
@@ -56,8 +62,8 @@ def _build_maximum(k: Knowledge, drug: str) -> LabelMaximum | None:
     if not doses:
         return None
     per_dose = max(doses)
-    per_day = max(max(s.max_per_day for s in d.schedule), per_dose)
-    cite = tuple(dict.fromkeys(c for s in d.schedule for c in s.cite))
+    per_day = max(max(s.max_per_day for s in schedules), per_dose)
+    cite = tuple(dict.fromkeys(c for s in schedules for c in s.cite))
     return LabelMaximum(per_dose, per_day, d.dose_unit, cite)
 
 
@@ -73,7 +79,7 @@ def dose_findings(st: CourseState) -> list[Finding]:
             problems.setdefault((rule, drug), []).append(text)
     out = []
     for (rule, drug), texts in sorted(problems.items()):
-        limit = label_maximum(k, drug)
+        limit = label_maximum(k, drug, congenital=st.case.disease.congenital is True)
         cite = limit.cite if limit is not None and "LABEL" in rule else ()
         count = f"{len(texts)} dose(s) of {drug}: " if len(texts) > 1 else ""
         more = f" (and {len(texts) - 3} more)" if len(texts) > 3 else ""
@@ -89,7 +95,7 @@ def _check(
     drug = dose.drug.value
     when = f"{drug} {dose.dose_mg:g} mg at {dose.at:%Y-%m-%d %H:%M}"
     out: list[tuple[str, str]] = []
-    limit = label_maximum(k, drug)
+    limit = label_maximum(k, drug, congenital=st.case.disease.congenital is True)
     if limit is not None:
         kg = _weight_at(weights, dose.at)
         scale, basis = (kg, f" for {kg:g} kg") if limit.unit == "mg/kg" else (1.0, "")

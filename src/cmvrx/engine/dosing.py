@@ -21,6 +21,9 @@ from cmvrx.knowledge.schema import Band, DoseRow, Drug, Schedule
 from cmvrx.model.patient import Case
 from cmvrx.model.plan import DrugDose, RenalFunction, drug_dose_from
 
+#: The one (drug, phase) with a congenital-CMV column (NIH pediatric OI guideline).
+CONGENITAL = ("ganciclovir", "induction")
+
 
 @dataclass(frozen=True, slots=True)
 class RenalLookup:
@@ -32,9 +35,11 @@ class RenalLookup:
 
 
 def column_of(case: Case, pediatric: bool, drug: str, phase: str) -> str:
-    """Which label column applies: pediatric, the chosen foscarnet column, or standard."""
+    """Which label column applies: congenital (ganciclovir induction for congenital CMV),
+    pediatric, the chosen foscarnet column, or standard."""
     if pediatric:
-        return "pediatric"
+        congenital = case.disease.congenital is True
+        return "congenital" if congenital and (drug, phase) == CONGENITAL else "pediatric"
     if drug == "foscarnet":
         return (
             case.foscarnet_induction_column
@@ -184,20 +189,25 @@ def _dose(
             "practical_mg": practical,
             "rounding": rounding,
             "infusion": (*fixed.infusion_time, *_infusion_volume(drug, exact)),
-            "not_confirmed": nc + t.not_confirmed,
+            "not_confirmed": nc + t.not_confirmed + fixed.fields["not_confirmed"],
         }
     )
 
 
 def _round(t: Table, exact: float, ceiling: float) -> tuple[float, str, tuple[str, ...]]:
-    """Practical amount: nearest rounding step, never above the label maximum."""
-    if t.rounding is None:
+    """Practical amount: the coarsest step that stays within the rounding tolerance of the
+    exact dose, above zero and not above the label maximum (H50); else the exact dose."""
+    r = t.rounding
+    if r is None:
         return round(exact, 1), "fixed-strength product: no rounding", ()
-    step, text, nc = t.rounding
-    practical = round(exact / step) * step
-    if practical > ceiling + 1e-9:
-        practical = math.floor(exact / step) * step
-    return float(practical), text, nc
+    limit = r.tolerance * exact + 1e-9
+    for step, text in r.steps:
+        practical = round(exact / step) * step
+        if practical > ceiling + 1e-9:
+            practical = math.floor(exact / step) * step
+        if practical > 0 and -limit <= practical - exact <= limit:
+            return round(practical, 4), text, r.not_confirmed
+    return round(exact, 4), r.unrounded, r.not_confirmed
 
 
 def _infusion_volume(drug: Drug, mg: float) -> tuple[str, ...]:
@@ -206,21 +216,27 @@ def _infusion_volume(drug: Drug, mg: float) -> tuple[str, ...]:
     out: list[str] = []
     if a.max_concentration_mg_per_ml:
         out.append(
-            f"final concentration ≤ {a.max_concentration_mg_per_ml:g} mg/mL: at least {mg / a.max_concentration_mg_per_ml:.0f} mL of diluent"
+            f"final concentration ≤ {a.max_concentration_mg_per_ml:g} mg/mL: at least {_ml(mg / a.max_concentration_mg_per_ml)} mL of diluent"
         )
     if a.central_line_concentration_mg_per_ml:
         out.append(
-            f"central line: {a.central_line_concentration_mg_per_ml:g} mg/mL undiluted = {mg / a.central_line_concentration_mg_per_ml:.0f} mL"
+            f"central line: {a.central_line_concentration_mg_per_ml:g} mg/mL undiluted = {_ml(mg / a.central_line_concentration_mg_per_ml)} mL"
         )
     if a.peripheral_line_concentration_mg_per_ml:
         out.append(
-            f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {mg / a.peripheral_line_concentration_mg_per_ml:.0f} mL"
+            f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {_ml(mg / a.peripheral_line_concentration_mg_per_ml)} mL"
         )
     if a.vial_mg:
         out.append(f"{math.ceil(mg / a.vial_mg)} × {a.vial_mg:g} mg vial(s)")
     if a.tablet_mg:
         out.append(f"{mg / a.tablet_mg:g} × {a.tablet_mg:g} mg tablet(s)")
     return tuple(out)
+
+
+def _ml(volume: float) -> str:
+    """A volume for display: whole mL from 10 mL, else two significant digits — a small
+    child's volume is never shown as '0 mL' (H48)."""
+    return f"{volume:.0f}" if volume >= 10 else f"{volume:.2g}"
 
 
 def _instead(drug_id: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Iterator, Mapping
 
+from cmvrx.engine.dosing import dose_for
 from cmvrx.engine.predicates import (
     Situation,
     foscarnet_unusable,
@@ -59,6 +60,14 @@ def _resistance_summary(s: Situation) -> str:
 
 
 _PARAMETERS = (
+    "obesity_ratio_to_ideal_weight",
+    "cd4_percent_age_limit",
+    "ganciclovir_min_anc",
+    "ganciclovir_min_platelets",
+    "ganciclovir_min_hemoglobin",
+    "frequent_cbc_anc",
+    "intravitreal_ganciclovir_mg",
+    "intravitreal_foscarnet_mg",
     "hiv_maintenance_stop_cd4",
     "hiv_maintenance_stop_cd4_upper",
     "hiv_maintenance_stop_months",
@@ -78,9 +87,28 @@ def _ibw_ratio(s: Situation) -> str:
     return _fmt(s.facts.weight_kg / ibw if ibw else None, ".2f")
 
 
+def _renal_status(s: Situation) -> str:
+    """The renal basis in words: a clearance, or the dialysis row (never a clearance on
+    dialysis, H49)."""
+    if s.renal.dialysis == "intermittent_hemodialysis":
+        return "intermittent hemodialysis: the label's hemodialysis row applies"
+    return f"CrCl {_fmt(s.renal.creatinine_clearance_ml_min)} mL/min"
+
+
+def _maribavir_dose(s: Situation) -> str:
+    """Maribavir's label dose for this patient, from the dose table (enzyme inducers
+    raise it): never a number written into an alert (H47)."""
+    d = dose_for(s, "maribavir", "refractory_treatment")
+    if d.status != "dose" or d.practical_mg is None:
+        return "(no label dose for this patient: specialist review)"
+    return f"{d.practical_mg:g} mg {d.interval}"
+
+
 # placeholder -> its display value for a situation
 _SITUATION_VALUES: Mapping[str, Callable[[Situation], str]] = {
     "crcl_ml_min": lambda s: _fmt(s.renal.creatinine_clearance_ml_min),
+    "renal_status": _renal_status,
+    "maribavir_dose": _maribavir_dose,
     "dialysis": lambda s: {"crrt": "CRRT", "peritoneal": "Peritoneal dialysis"}.get(
         s.renal.dialysis, s.renal.dialysis
     ),

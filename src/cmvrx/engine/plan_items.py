@@ -67,14 +67,30 @@ def criteria(k: Knowledge, kind: str) -> tuple[tuple[Criterion, str, p.Criterion
     return k.derived(("criteria", kind), lambda k: _criteria(k, kind))
 
 
-def criterion_checks(k: Knowledge, kind: str) -> tuple[Predicate | None, ...]:
-    """For each criterion of ``kind`` (in ``criteria`` order), whether it applies to a
-    patient (its ``when`` / ``unless``), or None when it applies to every patient."""
+def rule_checks(k: Knowledge) -> tuple[tuple[Predicate, RegimenRule], ...]:
+    """(does it hold, rule) for each regimen rule, in knowledge order."""
     return k.derived(
-        ("criterion_checks", kind),
+        ("rule_checks",), lambda k: tuple((rule_check(r.when, r.unless), r) for r in k.rules)
+    )
+
+
+def options(k: Knowledge) -> tuple[tuple[str, Predicate], ...]:
+    """(drug, is it offered) for each maintenance option."""
+    return k.derived(
+        ("maintenance_options",),
+        lambda k: tuple((o.drug, rule_check((), o.unless)) for o in k.maintenance.option),
+    )
+
+
+def gated_criteria(
+    k: Knowledge, kind: str
+) -> tuple[tuple[Predicate | None, Criterion, str, p.Criterion | None], ...]:
+    """``criteria`` with each one's check (None: always shown)."""
+    return k.derived(
+        ("gated_criteria", kind),
         lambda k: tuple(
-            rule_check(c.when, c.unless) if c.when or c.unless else None
-            for c, _, _ in criteria(k, kind)
+            (rule_check(c.when, c.unless) if c.when or c.unless else None, c, grade, item)
+            for c, grade, item in criteria(k, kind)
         ),
     )
 
@@ -85,8 +101,11 @@ def constant_criteria(k: Knowledge, kind: str) -> tuple[p.Criterion, ...] | None
 
 
 def _constant_criteria(k: Knowledge, kind: str) -> tuple[p.Criterion, ...] | None:
-    items = tuple(item for _, _, item in criteria(k, kind) if item is not None)
-    return items if len(items) == len(criteria(k, kind)) else None
+    found = criteria(k, kind)
+    if any(c.when or c.unless for c, _, _ in found):
+        return None  # whether they apply depends on the patient
+    items = tuple(item for _, _, item in found if item is not None)
+    return items if len(items) == len(found) else None
 
 
 def _criteria(k: Knowledge, kind: str) -> tuple[tuple[Criterion, str, p.Criterion | None], ...]:

@@ -119,8 +119,8 @@ def _planned(
 
 def choose_rule(s: Situation) -> RegimenRule:
     """The first regimen rule that holds (the knowledge's rules cover every case)."""
-    for rule in s.knowledge.rules:
-        if holds(s, rule.when, rule.unless):
+    for check, rule in plan_items.rule_checks(s.knowledge):
+        if check(s):
             return rule
     raise ValueError("no regimen rule matched")  # unreachable: CNS and non-CNS both covered
 
@@ -152,9 +152,10 @@ def _cidofovir_problems(
     if r.dialysis != "none":
         problems.append("dialysis (CrCl ≤ 55 mL/min)")
     crcl_limit = k.derived(("cidofovir_crcl_limit",), _cidofovir_crcl_limit)
-    if r.creatinine_clearance_ml_min is None:
-        if r.dialysis == "none":  # dialysis is named above
-            problems.append(_no_crcl_reason(f, r))
+    if r.dialysis != "none":
+        pass  # no clearance on dialysis (the renal section says why); refused above
+    elif r.creatinine_clearance_ml_min is None:
+        problems.append(_no_crcl_reason(f, r))
     elif r.creatinine_clearance_ml_min <= crcl_limit:
         problems.append(f"CrCl {r.creatinine_clearance_ml_min:.0f} ≤ {crcl_limit:g} mL/min")
     scr_limit = k.number("cidofovir_max_serum_creatinine")
@@ -226,20 +227,17 @@ def _duration_text(s: Situation, regimen: RegimenDef) -> str:
 def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
     k = s.knowledge
     options = tuple(
-        [dose_for(s, o.drug, "maintenance") for o in k.maintenance.option if holds(s, (), o.unless)]
+        [dose_for(s, drug, "maintenance") for drug, offered in plan_items.options(k) if offered(s)]
     )
 
     def crit(kind: str) -> tuple[p.Criterion, ...]:
-        # each criterion only when it applies to this patient (HIV rows for HIV, CSF for CNS)
-        checks = plan_items.criterion_checks(k, kind)
-        return tuple(
-            [
-                item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
-                for (c, grade, item), applies in zip(
-                    plan_items.criteria(k, kind), checks, strict=True
-                )
-                if applies is None or applies(s)
-            ]
+        constant = plan_items.constant_criteria(k, kind)
+        if constant is not None:
+            return constant
+        return tuple(  # only the criteria that apply: no adult CD4 rules for young children
+            item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
+            for check, c, grade, item in plan_items.gated_criteria(k, kind)
+            if check is None or check(s)
         )
 
     return p.Maintenance(
@@ -282,6 +280,8 @@ def _not_confirmed(
         for item in dose.not_confirmed:
             if item in rounding:
                 used[item] = rounding[item]
+            elif item in parameters:  # e.g. hydration_between_bands
+                used[item] = parameters[item]
     if regimen is not None:
         for entry in plan_items.regimen_entries(k, regimen.id):
             used[entry.id] = entry
@@ -290,7 +290,7 @@ def _not_confirmed(
 
 def _parameters_in_use(s: Situation) -> tuple[str, ...]:
     """The NOT CONFIRMED-capable parameters that shaped this plan."""
-    names = ["creatinine_max_age_hours", "blood_count_max_age_hours"]
+    names = ["creatinine_max_age_hours", "blood_count_max_age_hours", "rounding_tolerance_percent"]
     if s.renal.ideal_weight_kg is not None:
         names.append("obesity_ratio_to_ideal_weight")
     if s.renal.weight_basis == "adjusted":

@@ -172,6 +172,20 @@ def _renal_impairment(s: Situation) -> bool:
     return s.renal.dialysis != "none" or (crcl is not None and crcl < threshold)
 
 
+def _congenital_unknown_infant(s: Situation) -> bool:
+    """An infant whose case does not say whether the CMV disease is congenital."""
+    if not s.pediatric:  # adults first: several rules ask this on every plan
+        return False
+    f = s.facts
+    limit = s.knowledge.number("congenital_question_max_age")
+    return f.case.disease.congenital is None and f.age_years < limit
+
+
+def _young_child(s: Situation) -> bool:
+    """A child young enough for CD4 %-based (not count-based) HIV thresholds."""
+    return s.pediatric and s.facts.age_years < s.knowledge.number("cd4_percent_age_limit")
+
+
 Predicate = Callable[[Situation], bool]
 
 PREDICATES: Mapping[str, Predicate] = {
@@ -185,6 +199,9 @@ PREDICATES: Mapping[str, Predicate] = {
     ),
     "gi_disease": lambda s: bool(s.sites & GI_SITES),
     "pediatric": lambda s: s.pediatric,
+    "congenital_cmv": lambda s: s.facts.case.disease.congenital is True,
+    "congenital_status_unknown_infant": _congenital_unknown_infant,
+    "young_child": _young_child,
     "adult": lambda s: not s.pediatric,
     "pregnant": lambda s: s.facts.case.patient.pregnant is True,
     "pregnancy_status_unknown": lambda s: (
@@ -255,4 +272,25 @@ def rule_check(when: tuple[str, ...], unless: tuple[str, ...] = ()) -> Predicate
     rules name a single predicate, which is then called directly."""
     if len(when) == 1 and not unless:
         return PREDICATES[when[0]]
-    return lambda s: holds(s, when, unless)
+    required = tuple(PREDICATES[n] for n in when)
+    excluded = tuple(PREDICATES[n] for n in unless)
+    if len(required) == 2 and not excluded:
+        a, b = required
+        return lambda s: a(s) and b(s)
+    if len(required) == 1 and len(excluded) == 1:
+        a, x = required[0], excluded[0]
+        return lambda s: a(s) and not x(s)
+    return lambda s: _all_none(s, required, excluded)
+
+
+def _all_none(
+    s: Situation, required: tuple[Predicate, ...], excluded: tuple[Predicate, ...]
+) -> bool:
+    """Every ``required`` predicate holds and no ``excluded`` one does (plain loops)."""
+    for check in required:
+        if not check(s):
+            return False
+    for check in excluded:  # noqa: SIM110 - a plain loop on purpose (hot path)
+        if check(s):
+            return False
+    return True

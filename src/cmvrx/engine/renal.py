@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from cmvrx.engine.intake import Facts
-from cmvrx.errors import InsufficientDataError, KnowledgeError
+from cmvrx.errors import InputError, InsufficientDataError, KnowledgeError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.plan import RenalFunction
 from cmvrx.units import CM_PER_INCH
@@ -111,8 +111,22 @@ def ideal_body_weight(k: Knowledge, *, height_cm: float, sex: str) -> float:
 
 
 def dosing_weight(facts: Facts, k: Knowledge) -> tuple[float, float | None, bool]:
-    """(weight used, ideal weight or None, obese?) for the case's weight basis."""
+    """(weight used, ideal weight or None, obese?) for the case's weight basis.
+
+    Devine ideal / adjusted body weight and the obesity flag are adult formulas: a child
+    gets actual weight, no ideal weight and no obesity flag, and a case asking for an
+    ideal or adjusted basis for a child is refused (no source applies them to children).
+    An ideal weight that is not above zero (an adult far below the formula's height
+    range) is not shown and cannot be a dosing basis."""
     basis = facts.case.weight_basis
+    if is_pediatric(facts, k):
+        if basis != "actual":
+            raise InputError(
+                f"{basis} body weight is an adult formula (Devine) and is not applied to "
+                "children: dose children on actual body weight (weight_basis: actual)",
+                field="weight_basis",
+            )
+        return facts.weight_kg, None, False
     if facts.height_cm is None:
         if basis != "actual":
             raise InsufficientDataError(
@@ -120,6 +134,14 @@ def dosing_weight(facts: Facts, k: Knowledge) -> tuple[float, float | None, bool
             )
         return facts.weight_kg, None, False
     ibw = ideal_body_weight(k, height_cm=facts.height_cm, sex=facts.sex)
+    if ibw <= 0:
+        if basis != "actual":
+            raise InputError(
+                f"the ideal-weight formula gives no positive weight for height "
+                f"{facts.height_cm:g} cm: use weight_basis actual",
+                field="weight_basis",
+            )
+        return facts.weight_kg, None, False
     obese = facts.weight_kg > k.number("obesity_ratio_to_ideal_weight") * ibw
     if basis == "ideal":
         return min(ibw, facts.weight_kg), ibw, obese
@@ -127,6 +149,16 @@ def dosing_weight(facts: Facts, k: Knowledge) -> tuple[float, float | None, bool
         adjusted = ibw + k.number("adjusted_body_weight_factor") * (facts.weight_kg - ibw)
         return adjusted, ibw, obese
     return facts.weight_kg, ibw, obese
+
+
+#: What the renal section says instead of a clearance, by dialysis mode.
+DIALYSIS_NO_CLEARANCE = {
+    "intermittent_hemodialysis": (
+        "not estimated: on intermittent hemodialysis the label's hemodialysis row applies"
+    ),
+    "crrt": "not estimated: on CRRT no label row applies (specialist review)",
+    "peritoneal": "not estimated: on peritoneal dialysis no label row applies (specialist review)",
+}
 
 
 def is_pediatric(facts: Facts, k: Knowledge) -> bool:
@@ -142,7 +174,11 @@ def assess(facts: Facts, k: Knowledge) -> RenalFunction:
     fresh_scr = scr.value if scr is not None and scr.fresh else None
     measured = facts.measured_clearance
     crcl, method, per_kg, per_kg_method = None, "", None, ""
-    if measured is not None and measured.fresh:
+    if dialysis != "none":
+        # On dialysis a clearance (estimated or timed) is not the dosing basis: shown, a
+        # Cockcroft–Gault "CrCl 12.6 mL/min" pointed readers to the 10–24 band (H49).
+        method = per_kg_method = DIALYSIS_NO_CLEARANCE[dialysis]
+    elif measured is not None and measured.fresh:
         crcl, method = measured.value, "measured (timed urine)"
         per_kg, per_kg_method = clean(measured.value / weight), f"measured CrCl ÷ {weight:.1f} kg"
     elif fresh_scr is not None and not pediatric:

@@ -142,6 +142,11 @@ def _apply_overrides(
                 f"override {name!r}: only NOT CONFIRMED values are configurable "
                 f"(this one is grade {current.grade.value})"
             )
+        if current.bounds is not None and not current.bounds[0] <= value <= current.bounds[1]:
+            raise KnowledgeError(
+                f"override {name!r}: {value!r} is outside its bounds "
+                f"{current.bounds[0]:g}–{current.bounds[1]:g} {current.unit}"
+            )
         result[name] = current.model_copy(update={"value": value})
     return result
 
@@ -282,4 +287,7 @@ def _check_references(k: Knowledge) -> None:
             known(f"maintenance.toml: {criterion.id}", (*criterion.when, *criterion.unless))
     for option in k.maintenance.option:
         known(f"maintenance.toml: option {option.drug}", option.unless)
+    for kind in ("end_of_induction", "stop", "restart", "lifelong"):
+        for criterion in k.criteria(kind):
+            known(f"maintenance.toml: {criterion.id}", (*criterion.when, *criterion.unless))
         k.drug(option.drug)

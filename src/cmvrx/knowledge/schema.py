@@ -93,6 +93,9 @@ class Parameter(StrictModel):
     grade: Grade
     cite: Cite
     note: str | None = None
+    bounds: tuple[float, float] | None = Field(
+        None, description="[min, max] an override must stay within (NOT CONFIRMED values)."
+    )
 
 
 class DoseRow(StrictModel):
@@ -202,12 +205,19 @@ class Administration(StrictModel):
     tablet_mg: float | None = None
     oral_solution_mg_per_ml: float | None = None
     instructions: tuple[str, ...] = ()
+    pediatric_instructions: tuple[str, ...] | None = Field(
+        None,
+        description="Instructions for children, without the adult volumes (None: as adults).",
+    )
 
 
 class Rounding(StrictModel):
     """How a computed mg dose is rounded to a practical amount (stated in every dose)."""
 
     step_mg: float = Field(gt=0)
+    finer_steps_mg: tuple[Annotated[float, Field(gt=0)], ...] = Field(
+        (), description="Finer steps, coarsest first, for doses the step would move too far."
+    )
     grade: Grade
     cite: Cite
     note: str
@@ -366,7 +376,7 @@ class Criterion(StrictModel):
     grade: Grade
     cite: Cite
     when: tuple[str, ...] = Field((), description="Shown only when these predicates hold.")
-    unless: tuple[str, ...] = ()
+    unless: tuple[str, ...] = Field((), description="Not shown when any of these holds.")
 
 
 class MaintenanceOption(StrictModel):

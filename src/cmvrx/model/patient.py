@@ -133,6 +133,15 @@ class Disease(_Strict):
     refractory: bool | None = Field(
         None, description="Clinician-judged refractory to adequately dosed therapy ≥ 2 weeks."
     )
+    congenital: bool | None = Field(
+        None,
+        description=(
+            "Congenital CMV (infection acquired before birth) rather than acquired disease. "
+            "Congenital CMV is treated on its own regimen: not recorded for an infant, "
+            "cmvrx asks for it; recorded true, it goes to specialist review unless the "
+            "knowledge gives the congenital regimen."
+        ),
+    )
 
 
 class Hiv(_Strict):

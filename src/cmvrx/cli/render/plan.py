@@ -54,6 +54,8 @@ def _renal(out: Console, r: RenalFunction) -> None:
     crcl = ""
     if r.creatinine_clearance_ml_min is not None:
         crcl = f"{num(r.creatinine_clearance_ml_min, 1)} mL/min — {r.clearance_method}"
+    elif r.dialysis != "none":
+        crcl = r.clearance_method  # the dialysis row applies: no clearance shown (H49)
     per_kg = ""
     if r.clearance_per_kg_ml_min_kg is not None:
         per_kg = f"{r.clearance_per_kg_ml_min_kg:.3f} mL/min/kg — {r.per_kg_method}"

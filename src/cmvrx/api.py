@@ -17,8 +17,14 @@ from cmvrx.model.patient import Case
 from cmvrx.model.plan import DrugDose, Plan
 
 if TYPE_CHECKING:  # imported when first used: they cost ~50 ms of every `cmvrx plan`
+    from collections.abc import Sequence
+
     from cmvrx.model.assessment import CourseAssessment
     from cmvrx.model.course import Course
+    from cmvrx.model.dosage import Dosage
+    from cmvrx.model.order_check import OrderCheck
+
+    OrderInput = Dosage | Mapping[str, object]
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -198,3 +204,83 @@ def chart_course(
 def _require_aware(as_of: datetime) -> None:
     if as_of.tzinfo is None:
         raise InputError("as_of must carry a time zone", field="as_of")
+
+
+def parse_order(doc: Mapping[str, object]) -> Dosage:
+    """An order document (docs/order-check.md) as a structured ``Dosage``; bad input is an
+    ``InputError`` naming the field."""
+    from cmvrx.order_input import parse_order as parse
+
+    return parse(doc)
+
+
+def read_orders(source: Mapping[str, Any] | str | Path) -> list[Dosage]:
+    """The orders of an order file or text (YAML/JSON): one order document or a list.
+    A FHIR MedicationRequest is not read here (the FHIR layer converts it to a Dosage)."""
+    data = _read_document(source, "order")
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise InputError("the order file holds no order", field="order")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InputError("an order must be a mapping (YAML/JSON object)", field=f"order[{i}]")
+        out.append(parse_order(item))
+    return out
+
+
+def check_order(
+    subject: Case | Course | Mapping[str, Any] | str | Path,
+    orders: OrderInput | Sequence[OrderInput],
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+) -> OrderCheck:
+    """Is each proposed order right for this patient at ``as_of``, and if not, what is?
+    ``subject``: a case (anything ``load_case`` takes) or a course (its latest case);
+    ``orders``: one ``Dosage`` or order document, or a sequence of them (checked together:
+    duplicates, forbidden combinations, a CNS combination's missing partner)."""
+    from cmvrx.engine.order_check import check
+
+    _require_aware(as_of)
+    k = knowledge or load_knowledge()
+    return check(_case_of(subject, as_of, k), k, as_of, _orders_of(orders))
+
+
+def _case_of(
+    subject: Case | Course | Mapping[str, Any] | str | Path, as_of: datetime, k: Knowledge
+) -> Case:
+    from cmvrx.model.course import Course
+
+    if isinstance(subject, Course):
+        return _course_case(subject, as_of, k)
+    if isinstance(subject, Case):
+        return subject
+    data = _read_document(subject, "case")
+    if isinstance(data, Mapping) and "baseline" in data and "events" in data:
+        return _course_case(load_course(data), as_of, k)
+    return load_case(data)  # type: ignore[arg-type]
+
+
+def _course_case(course: Course, as_of: datetime, k: Knowledge) -> Case:
+    """The course's case at ``as_of``: the baseline with every event up to then applied."""
+    from cmvrx.engine.course_state import build_state
+
+    return build_state(course, k, as_of).case
+
+
+def _orders_of(orders: object) -> list[Dosage]:
+    from cmvrx.model.dosage import Dosage
+
+    items = [orders] if isinstance(orders, Dosage | Mapping) else orders
+    if not isinstance(items, list | tuple):
+        raise InputError("orders must be an order or a list of orders", field="orders")
+    out = []
+    for item in items:
+        if isinstance(item, Dosage):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(parse_order(item))
+        else:
+            raise InputError("an order must be a Dosage or an order document", field="orders")
+    return out

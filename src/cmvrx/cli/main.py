@@ -321,7 +321,7 @@ def schema() -> None:
 
 
 def _version() -> str:
-    from cmvrx import __version__
+    from cmvrx._version import __version__
 
     return __version__
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from cmvrx import __version__
+from cmvrx._version import __version__
 from cmvrx.engine.course_induction import end_of_induction, step_down
 from cmvrx.engine.course_maintenance import maintenance
 from cmvrx.engine.course_monitoring import monitoring_statuses

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cmvrx.knowledge.bundle import Knowledge
-from cmvrx.knowledge.schema import Band, DoseRow, Drug, Grade, Schedule
+from cmvrx.knowledge.schema import Band, DoseRow, Drug, Grade, HydrationRow, Schedule
+from cmvrx.model.dosage import AdministrationFacts, HydrationBand
 from cmvrx.model.plan import DRUG_DOSE_DEFAULTS
 
 
@@ -61,6 +62,7 @@ def _build_table(k: Knowledge, drug_id: str, phase: str, column: str) -> Table:
         "route": drug.administration.route,
         "instructions": drug.administration.instructions,
         "warnings": drug.warning,
+        "administration": administration_facts(drug),
     }
     unit = schedule.measure_unit
     bands = tuple(
@@ -156,3 +158,26 @@ def _hydration(drug: Drug, dose_per_kg: float | None) -> tuple[str, ...]:
         f"the label gives no hydration volume for {dose_per_kg:g} mg/kg ({bands}): clinician to decide, if no contraindication"
     )
     return tuple(out)
+
+
+def administration_facts(drug: Drug) -> AdministrationFacts:
+    """The drug's infusion and hydration facts, for its structured dosage."""
+    a = drug.administration
+    return AdministrationFacts(
+        infusion_minutes_min=a.infusion_minutes_min,
+        infusion_minutes_default=a.infusion_minutes_default,
+        max_rate_mg_per_kg_per_min=a.max_rate_mg_per_kg_per_min,
+        max_concentration_mg_per_ml=a.max_concentration_mg_per_ml,
+        central_line_concentration_mg_per_ml=a.central_line_concentration_mg_per_ml,
+        peripheral_line_concentration_mg_per_ml=a.peripheral_line_concentration_mg_per_ml,
+        first_dose_hydration=None
+        if drug.first_dose_hydration is None
+        else _band(drug.first_dose_hydration),
+        hydration=tuple(_band(row) for row in drug.hydration),
+    )
+
+
+def _band(row: HydrationRow) -> HydrationBand:
+    return HydrationBand(
+        row.min_mg_per_kg, row.max_mg_per_kg, row.volume_ml_min, row.volume_ml_max, row.fluid
+    )

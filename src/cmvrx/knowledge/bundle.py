@@ -11,6 +11,8 @@ from cmvrx.knowledge.files import (
     CourseFile,
     CourseRule,
     MaintenanceFile,
+    OrderRule,
+    OrdersFile,
 )
 from cmvrx.knowledge.schema import (
     Alert,
@@ -54,6 +56,7 @@ class Knowledge:
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     course: CourseFile | None = None
     numbers: Mapping[str, float] = field(default_factory=dict)  # numeric parameters, for speed
+    orders: OrdersFile | None = None
     # Values derived from this knowledge alone (schedule lookups, band texts, constant
     # output items), computed on first use by the engine: a warm plan must not rebuild
     # them per call. Keys are tuples of knowledge ids, never patient data.
@@ -118,3 +121,11 @@ class Knowledge:
                 if rule.id == rule_id:
                     return rule
         raise KnowledgeError(f"course.toml: no rule {rule_id!r}")
+
+    def order_rule(self, rule_id: str) -> OrderRule:
+        """An order-check rule of orders.toml by id."""
+        if self.orders is not None:
+            for rule in self.orders.rule:
+                if rule.id == rule_id:
+                    return rule
+        raise KnowledgeError(f"orders.toml: no rule {rule_id!r}")

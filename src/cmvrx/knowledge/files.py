@@ -100,3 +100,28 @@ class Genotype(StrictModel):
 class CourseFile(StrictModel):
     genotype: Genotype
     rule: tuple[CourseRule, ...]
+
+
+class OrderRule(StrictModel):
+    """A finding the order check can raise (orders.toml): severity, grade and sources."""
+
+    id: str
+    severity: Literal["info", "warning", "critical"]
+    title: str
+    grade: Grade
+    cite: Cite
+
+
+class Combination(StrictModel):
+    """Drugs that must not be ordered together: ``duplicate`` therapy or ``forbidden``."""
+
+    id: str
+    kind: Literal["duplicate", "forbidden"]
+    drugs: Annotated[tuple[str, ...], Field(min_length=2)]
+    reason: str
+    cite: Cite
+
+
+class OrdersFile(StrictModel):
+    rule: tuple[OrderRule, ...]
+    combination: tuple[Combination, ...] = ()

@@ -29,6 +29,7 @@ from cmvrx.knowledge.files import (
     CourseFile,
     MaintenanceFile,
     MonitoringFile,
+    OrdersFile,
     ParametersFile,
     RegimensFile,
     ResistanceFile,
@@ -51,6 +52,7 @@ OTHER_FILES = (
     "resistance",
     "maintenance",
     "course",
+    "orders",
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -124,6 +126,7 @@ def load(
             if isinstance(p.value, int | float) and not isinstance(p.value, bool)
         },
         course=_validate("course", CourseFile, data["course"]),
+        orders=_validate("orders", OrdersFile, data["orders"]),
     )
     _check(knowledge)
     return knowledge
@@ -204,6 +207,8 @@ def _check_unique_ids(k: Knowledge) -> None:
         *(m.id for m in k.monitoring),
         *(r.id for r in k.resistance),
         *(r.id for r in (k.course.rule if k.course else ())),
+        *(r.id for r in (k.orders.rule if k.orders else ())),
+        *(c.id for c in (k.orders.combination if k.orders else ())),
     ]
     seen: set[str] = set()
     for item in ids:
@@ -241,6 +246,7 @@ def _check_citations(k: Knowledge) -> None:
         "resistance": k.resistance,
         "maintenance": k.maintenance,
         "course": k.course,
+        "orders": k.orders,
         **{d.id: d for d in k.drugs.values()},
     }
     for root, obj in roots.items():

@@ -8,10 +8,12 @@ sources; the plan carries the knowledge version and hash and its ``as_of``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
+
+from cmvrx.model.dosage import AdministrationFacts, from_drug_dose
 
 DISCLAIMER = (
     "cmvrx is clinical decision support, not a prescriber: every recommendation must be "
@@ -76,6 +78,9 @@ class DrugDose:
     instead: str = ""
     measure: str = ""
     not_confirmed: tuple[str, ...] = ()
+    # The drug's administration facts (infusion, hydration) from the knowledge, from which
+    # the structured ``dosage`` of the JSON is built; not itself in the JSON.
+    administration: AdministrationFacts | None = field(default=None, compare=False, repr=False)
 
 
 #: The default of every DrugDose field that has one: start a ``drug_dose_from`` mapping here.
@@ -210,7 +215,13 @@ class Plan:
     sources: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form (datetimes as ISO 8601 strings)."""
+        """The JSON-ready form (datetimes as ISO 8601 strings); each dose carries its
+        structured ``dosage`` (docs/plan-json.md)."""
+        return _json_dict(self)
+
+    def to_dict_via_asdict(self) -> dict[str, Any]:
+        """The former, slow serialiser (``dataclasses.asdict``), kept to prove the fast
+        one equal (tests/test_plan_json.py): no ``dosage``, with ``administration``."""
         return jsonable(asdict(self))  # type: ignore[no-any-return]
 
 
@@ -223,3 +234,40 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+_SCALARS = (str, int, float, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    found = _FIELD_NAMES.get(cls)
+    if found is None:
+        found = _FIELD_NAMES[cls] = tuple(
+            f.name for f in fields(cls) if not (cls is DrugDose and f.name == "administration")
+        )
+    return found
+
+
+def _json_value(value: Any) -> Any:
+    """``jsonable(asdict(value))`` without asdict's deep copies: field names are read once
+    per class, tuples become lists, datetimes ISO strings."""
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, tuple | list):
+        return [_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return _json_dict(value)
+    return value
+
+
+def _json_dict(obj: Any) -> dict[str, Any]:
+    out = {name: _json_value(getattr(obj, name)) for name in _names(type(obj))}
+    if type(obj) is DrugDose:
+        dosage = from_drug_dose(obj)
+        out["dosage"] = None if dosage is None else dosage.to_dict()
+    return out

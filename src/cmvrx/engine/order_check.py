@@ -73,7 +73,7 @@ def check_orders(s: Situation, orders: Sequence[Dosage]) -> tuple[OrderResult, .
     results = [judge_order(ctx, order) for order in orders]
     if len(results) > 1:
         results = _together(ctx, results)
-    return tuple(results)
+    return tuple(_cns_partner(ctx, results))
 
 
 def _refusals(s: Situation) -> dict[str, Refused]:
@@ -135,6 +135,10 @@ def judge_order(ctx: _Context, order: Dosage) -> OrderResult:
         verdict, f = _no_dose(order, label)
         findings.append(f)
         return _result(order, verdict, findings, None, phase, column, label)
+    unusable = _unusable(s, order)
+    if unusable is not None:
+        findings.append(unusable)
+        return _result(order, "not_recommended", findings, None, phase, column, label)
     findings.extend(_advice(ctx, order, drug, phase))
     weight = s.renal.weight_kg
     j = judge_dose(k, order, label, weight_kg=weight, tolerance="rounding")
@@ -230,10 +234,15 @@ def _choose(
     mg = _ordered_mg(order, k.drug(order.drug), weight)
     for c in labels:
         interval = _label_interval(c[2])
-        if mg is not None and interval is not None and interval.per_day > 1:
-            daily = _label_mg(c[2]) * interval.per_day
-            if _close(mg, daily, daily, None, "rounding"):
-                return c
+        if mg is not None and interval is not None and _daily_as_single(mg, order, c[2], interval):
+            return c
+    for c in labels:
+        if (
+            c[2].status == "dose"
+            and mg is not None
+            and _close(mg, _label_mg(c[2]), c[2].dose_mg, None, "rounding")
+        ):
+            return c
     for c in labels:
         if c[2].status == "dose" and _label_interval(c[2]) == order.interval:
             return c
@@ -245,6 +254,37 @@ def _refusal_for(ctx: _Context, drug: str, phase: str) -> Refused | None:
     if refusal is None or (phase == "maintenance" and drug in ctx.maintenance):
         return None
     return refusal
+
+
+def _unusable(s: Situation, order: Dosage) -> OrderFinding | None:
+    """The orders.toml rule that makes the drug unusable for this patient, if any."""
+    for u in s.knowledge.orders.unusable if s.knowledge.orders else ():
+        if order.drug in u.drugs and holds(s, u.when):
+            detail = _unusable_detail(s, order.drug)
+            return OrderFinding(
+                "critical",
+                u.id,
+                f"{order.drug}: {u.reason}" + (f": {detail}" if detail else ""),
+                u.cite,
+                {"problems": detail},
+                order.order_id,
+            )
+    return None
+
+
+def _unusable_detail(s: Situation, drug: str) -> str:
+    if drug == "cidofovir":
+        return "; ".join(s.cidofovir_problems)
+    problems = []
+    intolerance = s.facts.case.intolerance
+    name = "ganciclovir" if drug == "valganciclovir" else drug
+    if getattr(intolerance, name, False):
+        problems.append(f"{name} intolerance")
+    if name == "ganciclovir":
+        problems.extend(s.cytopenias)
+    if name == "foscarnet" and s.foscarnet_renal_refusal:
+        problems.append("CrCl < 0.4 mL/min/kg or hemodialysis (label)")
+    return "; ".join(problems)
 
 
 def _no_dose(order: Dosage, label: DrugDose) -> tuple[Verdict, OrderFinding]:
@@ -364,20 +404,22 @@ def judge_dose(
         specific = True
     amount_ok = mg is not None and _close(mg, label_mg, label.dose_mg, step, tolerance, frac)
     interval_ok = label_interval is not None and order.interval == label_interval
-    if mg is not None and label_interval is not None and label_interval.per_day > 1:
-        daily = label_mg * label_interval.per_day
-        if _close(mg, daily, daily, None, "rounding"):
-            findings.append(
-                _finding(
-                    k,
-                    "ORD-DAILY-AS-SINGLE",
-                    order,
-                    f"{mg:g} mg is the daily total ({label_mg:g} mg {label.interval}) "
-                    f"ordered as one administration {order.interval.text}",
-                    data,
-                )
+    if (
+        mg is not None
+        and label_interval is not None
+        and _daily_as_single(mg, order, label, label_interval)
+    ):
+        findings.append(
+            _finding(
+                k,
+                "ORD-DAILY-AS-SINGLE",
+                order,
+                f"{mg:g} mg is the daily total ({label_mg:g} mg {label.interval}) "
+                f"ordered as one administration {order.interval.text}",
+                data,
             )
-            specific = True
+        )
+        specific = True
     max_day = _max_per_day(label, weight_kg if per_kg_drug else 1.0)
     if mg is not None and max_day is not None:
         ordered_day = mg * order.interval.per_day
@@ -484,6 +526,14 @@ def _infusion_findings(
             )
         )
     return out
+
+
+def _daily_as_single(mg: float, order: Dosage, label: DrugDose, interval: Interval) -> bool:
+    """The label's daily total ordered as fewer, bigger administrations (once daily)."""
+    if interval.per_day <= 1 or order.interval.per_day >= interval.per_day:
+        return False
+    daily = _label_mg(label) * interval.per_day
+    return _close(mg, daily, daily, None, "rounding")
 
 
 def _ordered_mg(order: Dosage, drug: Drug, weight: float) -> float | None:
@@ -595,31 +645,35 @@ def _together(ctx: _Context, results: list[OrderResult]) -> list[OrderResult]:
                 combo.cite,
             )
             out[i] = _worse(out[i], "not_recommended", f)
-    return _cns_partner(ctx, out)
+    return out
+
+
+def _missing(s: Situation, results: Sequence[OrderResult]) -> list[str]:
+    """The CNS combination's drugs neither ordered for induction nor taken now, when the
+    orders include one of them for induction."""
+    if len(s.regimen_drugs) < 2 or not PREDICATES["cns_disease"](s):
+        return []
+    ordered = {r.order.drug for r in results if r.assumed_phase == "induction"}
+    if not ordered & s.regimen_drugs:
+        return []
+    return sorted(s.regimen_drugs - ordered - s.facts.medications)
 
 
 def _cns_partner(ctx: _Context, results: list[OrderResult]) -> list[OrderResult]:
     s, k = ctx.s, ctx.s.knowledge
-    if not PREDICATES["cns_disease"](s) or len(s.regimen_drugs) < 2:
-        return results
-    induction = [
-        i
-        for i, r in enumerate(results)
-        if r.order.drug in s.regimen_drugs and r.assumed_phase == "induction"
-    ]
-    ordered = {results[i].order.drug for i in induction}
-    missing = sorted(s.regimen_drugs - ordered)
-    if not induction or not missing:
+    missing = _missing(s, results)
+    if not missing:
         return results
     out = list(results)
-    for i in induction:
-        r = out[i]
+    for i, r in enumerate(out):
+        if r.order.drug not in s.regimen_drugs or r.assumed_phase != "induction":
+            continue
         f = _finding(
             k,
             "ORD-CNS-PARTNER",
             r.order,
-            f"CNS disease: {r.order.drug} is half of the combination; "
-            f"{', '.join(missing)} is not ordered",
+            f"CNS disease: {r.order.drug} is one half of the combination; "
+            f"{', '.join(missing)} is neither ordered nor taken now (see 'add')",
             {"sites": sorted(s.sites), "missing": missing},
         )
         corrected = r.corrected
@@ -630,14 +684,9 @@ def _cns_partner(ctx: _Context, results: list[OrderResult]) -> list[OrderResult]
 
 
 def missing_partners(s: Situation, results: Sequence[OrderResult]) -> tuple[Dosage, ...]:
-    """The label dosage of each CNS combination partner the set lacks."""
-    if len(results) < 2 or not PREDICATES["cns_disease"](s) or len(s.regimen_drugs) < 2:
-        return ()
-    ordered = {r.order.drug for r in results if r.assumed_phase == "induction"}
-    if not ordered & s.regimen_drugs:
-        return ()
+    """The label dosage of each CNS combination partner the orders lack."""
     out: list[Dosage] = []
-    for drug in sorted(s.regimen_drugs - ordered):
+    for drug in _missing(s, results):
         dosage = from_drug_dose(dose_for(s, drug, "induction"))
         if dosage is not None:
             out.append(dosage)

@@ -122,6 +122,17 @@ class Combination(StrictModel):
     cite: Cite
 
 
+class Unusable(StrictModel):
+    """``drugs`` cannot be used for a patient for whom every ``when`` predicate holds."""
+
+    id: str
+    drugs: Annotated[tuple[str, ...], Field(min_length=1)]
+    when: Annotated[tuple[str, ...], Field(min_length=1)]
+    reason: str
+    cite: Cite
+
+
 class OrdersFile(StrictModel):
     rule: tuple[OrderRule, ...]
     combination: tuple[Combination, ...] = ()
+    unusable: tuple[Unusable, ...] = ()

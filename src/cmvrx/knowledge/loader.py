@@ -209,6 +209,7 @@ def _check_unique_ids(k: Knowledge) -> None:
         *(r.id for r in (k.course.rule if k.course else ())),
         *(r.id for r in (k.orders.rule if k.orders else ())),
         *(c.id for c in (k.orders.combination if k.orders else ())),
+        *(u.id for u in (k.orders.unusable if k.orders else ())),
     ]
     seen: set[str] = set()
     for item in ids:
@@ -284,3 +285,10 @@ def _check_references(k: Knowledge) -> None:
     for option in k.maintenance.option:
         known(f"maintenance.toml: option {option.drug}", option.unless)
         k.drug(option.drug)
+    for unusable in k.orders.unusable if k.orders else ():
+        known(f"orders.toml: unusable {unusable.id}", unusable.when)
+        for drug in unusable.drugs:
+            k.drug(drug)
+    for combination in k.orders.combination if k.orders else ():
+        for drug in combination.drugs:
+            k.drug(drug)

@@ -87,7 +87,9 @@ class OrderCheck:
 
     @property
     def corrected(self) -> Dosage | None:
-        """The first adjusted order's corrected dosage."""
+        """The first adjusted order's corrected dosage (when the set's verdict is adjust)."""
+        if self.verdict != "adjust":
+            return None
         for r in self.results:
             if r.verdict == "adjust" and r.corrected is not None:
                 return r.corrected

@@ -423,7 +423,7 @@ def judge_dose(
     max_day = _max_per_day(label, weight_kg if per_kg_drug else 1.0)
     if mg is not None and max_day is not None:
         ordered_day = mg * order.interval.per_day
-        if ordered_day > max_day * (1 + 1e-9) + _DISPLAY_MG:
+        if ordered_day > max_day * (1 + (frac or 0.0) + 1e-9) + _DISPLAY_MG:
             findings.append(
                 _finding(
                     k,

@@ -225,8 +225,30 @@ def read_orders(source: Mapping[str, Any] | str | Path) -> list[Dosage]:
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise InputError("an order must be a mapping (YAML/JSON object)", field=f"order[{i}]")
-        out.append(parse_order(item))
+        out.append(_fhir_order(item) if "resourceType" in item else parse_order(item))
     return out
+
+
+#: The hook for FHIR orders: a module with ``dosage_from_medication_request(resource:
+#: Mapping[str, object]) -> Dosage`` (the FHIR layer provides it).
+FHIR_ORDER_MODULE = "cmvrx.fhir.medication_request"
+
+
+def _fhir_order(resource: Mapping[str, object]) -> Dosage:
+    import importlib
+
+    kind = resource.get("resourceType")
+    if kind != "MedicationRequest":
+        raise InputError(f"a FHIR {kind} is not an order", field="resourceType")
+    try:
+        module = importlib.import_module(FHIR_ORDER_MODULE)
+    except ImportError:
+        raise InputError(
+            "a FHIR MedicationRequest needs the FHIR layer (cmvrx.fhir), not installed here",
+            field="resourceType",
+        ) from None
+    dosage: Dosage = module.dosage_from_medication_request(resource)
+    return dosage
 
 
 def check_order(

@@ -381,6 +381,7 @@ def judge_dose(
                 f"{drug.name} is dosed in mg, not mg/kg: {order.amount_mg_per_kg:g} mg/kg "
                 f"ordered; label {label_mg:g} mg",
                 data,
+                label.cite,
             )
         )
         specific = True
@@ -399,6 +400,7 @@ def judge_dose(
                 f"{order.amount_mg:g} mg looks like the label's {label.dose_per_kg:g} mg/kg "
                 f"written as mg: for {weight_kg:g} kg that is {label_mg:g} mg",
                 data,
+                label.cite,
             )
         )
         specific = True
@@ -417,6 +419,7 @@ def judge_dose(
                 f"{mg:g} mg is the daily total ({label_mg:g} mg {label.interval}) "
                 f"ordered as one administration {order.interval.text}",
                 data,
+                label.cite,
             )
         )
         specific = True
@@ -431,6 +434,7 @@ def judge_dose(
                     order,
                     f"{ordered_day:g} mg/day ordered; label maximum {max_day:g} mg/day",
                     {**data, "ordered_mg_per_day": round(ordered_day, 1)},
+                    label.cite,
                 )
             )
     findings.extend(_infusion_findings(k, order, label, mg, weight_kg, data))
@@ -462,6 +466,7 @@ def judge_dose(
                 f"{order.interval.text} ordered; label {label.interval}"
                 + (f" for {label.band}" if label.band else ""),
                 data,
+                label.cite,
             )
         )
     corrected = from_drug_dose(label)
@@ -511,6 +516,7 @@ def _infusion_findings(
                     f"{mg:g} mg over {minutes:g} min is faster than {rate:g} mg/kg/min: "
                     f"at least {math.ceil(fastest)} min",
                     {**data, "infusion_minutes": minutes},
+                    label.cite,
                 )
             )
             return out
@@ -523,6 +529,7 @@ def _infusion_findings(
                 order,
                 f"infusion over {minutes:g} min; label: over at least {least:g} min",
                 {**data, "infusion_minutes": minutes},
+                label.cite,
             )
         )
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -53,33 +54,10 @@ def load_case(source: Case | Mapping[str, Any] | str | Path) -> Case:
     return _validated(Case, _read_document(source, "case"), "case")
 
 
-def _read_document(source: Mapping[str, Any] | str | Path, what: str) -> object:
-    """The parsed YAML/JSON document behind a mapping, a file path, or text."""
-    if isinstance(source, Path) or (
-        isinstance(source, str)
-        and "\n" not in source
-        and source.endswith((".yaml", ".yml", ".json"))
-    ):
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {what} file: {exc.strerror}", field=str(path)) from exc
-        return _parse_text(text, json_first=path.suffix == ".json")
-    if isinstance(source, str):
-        return _parse_text(source, json_first=source.lstrip().startswith("{"))
-    return source
+def _read_document(source: Mapping[str, Any] | list[Any] | str | Path, what: str) -> object:
+    from cmvrx.documents import read_document
 
-
-def _parse_text(text: str, *, json_first: bool) -> object:
-    import yaml
-
-    try:
-        return json.loads(text) if json_first else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(
-            f"the case is not valid {'JSON' if json_first else 'YAML'}: {exc}"
-        ) from exc
+    return read_document(source, what)
 
 
 def _validated(model: type[M], data: object, what: str) -> M:
@@ -89,10 +67,9 @@ def _validated(model: type[M], data: object, what: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or what
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise InputError(f"{first['msg']}{more}", field=where) from exc
+        from cmvrx.documents import input_error
+
+        raise input_error(exc) from exc
 
 
 def plan(
@@ -306,3 +283,160 @@ def _orders_of(orders: object) -> list[Dosage]:
         else:
             raise InputError("an order must be a Dosage or an order document", field="orders")
     return out
+
+
+# --- provenance, chart data, courses against a store --------------------------------------
+
+
+def provenance(as_of: datetime, knowledge: Knowledge | None = None) -> dict[str, str]:
+    """The stamp every output carries: cmvrx and knowledge versions, knowledge hash,
+    ``as_of`` and the disclaimer."""
+    from cmvrx._version import __version__
+    from cmvrx.model.plan import DISCLAIMER
+
+    k = knowledge or load_knowledge()
+    return {
+        "cmvrx_version": __version__,
+        "knowledge_version": k.version,
+        "knowledge_hash": k.content_hash,
+        "as_of": as_of.isoformat(),
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def dose_document(
+    result: DrugDose, *, as_of: datetime, knowledge: Knowledge | None = None
+) -> dict[str, Any]:
+    """A dose stamped with its provenance — the JSON ``cmvrx dose --json`` prints: the
+    ``DrugDose`` fields, its structured ``dosage``, and ``provenance``."""
+    from dataclasses import asdict
+
+    from cmvrx.model.dosage import from_drug_dose
+
+    dosage = from_drug_dose(result)
+    body = asdict(result)
+    body.pop("administration", None)
+    body["dosage"] = None if dosage is None else dosage.to_dict()
+    return {"dose": body, "provenance": provenance(as_of, knowledge)}
+
+
+def chart_series(
+    course: Course | Mapping[str, Any] | str | Path,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+) -> dict[str, Any]:
+    """The course chart's data as JSON-ready series (viral load, ANC, platelets, CrCl,
+    therapy periods, thresholds), for an interface that draws it itself; no matplotlib."""
+    from cmvrx.chart_data import series
+
+    _require_aware(as_of)
+    return series(load_course(course), knowledge or load_knowledge(), as_of)
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from cmvrx.model.course import Event
+    from cmvrx.store.port import CourseStore, CourseSummary, StoredAssessment
+
+    StoreRef = CourseStore | str | None
+
+
+def open_course_store(db: str | None = None) -> CourseStore:
+    """The course store at ``db`` (a SQLite path or URL; default ``$CMVRX_DB_URL``, else
+    ./cmvrx-courses.sqlite); close it when done (or pass ``db`` to the functions below)."""
+    from cmvrx.store import open_store
+
+    return open_store(db)
+
+
+def _store_of(store: StoreRef) -> tuple[CourseStore, bool]:
+    """(the store, whether this call opened it and must close it)."""
+    if store is None or isinstance(store, str):
+        return open_course_store(store), True
+    return store, False
+
+
+@contextmanager
+def _using(store: StoreRef) -> Iterator[CourseStore]:
+    opened, owned = _store_of(store)
+    try:
+        yield opened
+    finally:
+        if owned:
+            opened.close()
+
+
+def create_course(
+    course_id: str,
+    baseline: Case | Mapping[str, Any] | str | Path,
+    *,
+    events: Sequence[Event] = (),
+    store: StoreRef = None,
+) -> list[int]:
+    """Store a new course (baseline case and optional events, one transaction); the
+    events' sequence numbers."""
+    case = load_case(baseline)
+    with _using(store) as s:
+        return s.create_course(course_id, case, events=list(events))
+
+
+def import_course(
+    source: Mapping[str, Any] | str | Path, *, store: StoreRef = None
+) -> tuple[str, Case, list[int]]:
+    """Store a whole course document (course_id, baseline, events) in one transaction."""
+    from cmvrx.store.documents import course_from_document
+
+    course_id, baseline, events = course_from_document(_read_document(source, "course"))
+    return course_id, baseline, create_course(course_id, baseline, events=events, store=store)
+
+
+def append_events(
+    course_id: str, events: Mapping[str, Any] | list[Any] | str | Path, *, store: StoreRef = None
+) -> list[int]:
+    """Record one event or a list of events (a document, a file path or text), all or
+    nothing; their sequence numbers."""
+    from cmvrx.store.documents import events_from_document
+
+    data = events if isinstance(events, list) else _read_document(events, "event")
+    parsed = events_from_document(data)
+    with _using(store) as s:
+        return s.add_events(course_id, parsed)
+
+
+def get_course(course_id: str, *, store: StoreRef = None) -> tuple[Course, list[StoredAssessment]]:
+    """A stored course and its recorded assessments."""
+    with _using(store) as s:
+        return s.get_course(course_id), s.list_assessments(course_id)
+
+
+def list_courses(*, store: StoreRef = None) -> list[CourseSummary]:
+    """Every stored course with its event count and time span."""
+    with _using(store) as s:
+        return s.list_courses()
+
+
+def assess_and_record(
+    course_id: str,
+    *,
+    as_of: datetime,
+    store: StoreRef = None,
+    knowledge: Knowledge | None = None,
+) -> tuple[CourseAssessment, int]:
+    """Assess a stored course at ``as_of`` and record the assessment (its JSON, the
+    knowledge version and hash, the events seen); the assessment and its id."""
+    _require_aware(as_of)
+    with _using(store) as s:
+        course = s.get_course(course_id)
+        result = assess_course(course, as_of=as_of, knowledge=knowledge)
+        stamp = result.provenance
+        assessment_id = s.record_assessment(
+            course_id,
+            as_of,
+            stamp.knowledge_version,
+            stamp.knowledge_hash,
+            json.dumps(result.to_dict(), ensure_ascii=False),
+            events_seen=len(course.events),
+        )
+        return result, assessment_id

@@ -1,4 +1,4 @@
-"""`cmvrx course …`: follow one patient's treatment course (thin wrappers over cmvrx.store).
+"""`cmvrx course …`: follow one patient's treatment course (thin wrappers over cmvrx.api).
 
 The store does the work (validation, transactions, migrations); these commands read
 files, call it, and print. Errors are raised as cmvrx errors; ``cli.main`` maps them to
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,7 +20,6 @@ from cmvrx.errors import InputError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from cmvrx.store import CourseStore
 
 course_app = typer.Typer(
     help="Follow a patient's treatment course over weeks.", no_args_is_help=True
@@ -35,25 +32,9 @@ _DB_HELP = (
 DbOption = Annotated[str | None, typer.Option("--db", metavar="URL|PATH", help=_DB_HELP)]
 
 
-@contextmanager
-def _store(db: str | None) -> Iterator[CourseStore]:
-    from cmvrx.store import open_store
-
-    store = open_store(db)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _read(source: str) -> str:
-    """A file's text, or stdin for ``-``."""
-    if source == "-":
-        return sys.stdin.read()
-    try:
-        return Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", field=source) from exc
+def _source(source: str) -> str | Path:
+    """A file path, or the text of stdin for ``-`` (read by ``cmvrx.api``)."""
+    return sys.stdin.read() if source == "-" else Path(source)
 
 
 def _console() -> Console:
@@ -79,11 +60,10 @@ def new(
     db: DbOption = None,
 ) -> None:
     """Start a course from a baseline case."""
-    from cmvrx.api import load_case
+    from cmvrx import api
 
-    baseline = load_case(Path(case))
-    with _store(db) as store:
-        store.create_course(course_id, baseline)
+    baseline = api.load_case(Path(case))
+    api.create_course(course_id, baseline, store=db)
     typer.echo(f"course {course_id} created (baseline case {baseline.case_id})")
 
 
@@ -105,11 +85,9 @@ def add(
     db: DbOption = None,
 ) -> None:
     """Record one event or a list of events (all or nothing)."""
-    from cmvrx.store.documents import events_from_document, parse_document
+    from cmvrx import api
 
-    parsed = events_from_document(parse_document(_read(events), name=events))
-    with _store(db) as store:
-        seqs = store.add_events(course_id, parsed)
+    seqs = api.append_events(course_id, _source(events), store=db)
     typer.echo(f"added {len(seqs)} event(s) to {course_id} ({_seq_range(seqs)})")
 
 
@@ -124,11 +102,9 @@ def import_course(
     db: DbOption = None,
 ) -> None:
     """Import a whole course in one transaction (nothing is stored if any part is wrong)."""
-    from cmvrx.store.documents import course_from_document, parse_document
+    from cmvrx import api
 
-    course_id, baseline, events = course_from_document(parse_document(_read(file), name=file))
-    with _store(db) as store:
-        seqs = store.create_course(course_id, baseline, events=events)
+    course_id, baseline, seqs = api.import_course(_source(file), store=db)
     typer.echo(
         f"course {course_id} imported: {len(seqs)} event(s) (baseline case {baseline.case_id})"
     )
@@ -143,9 +119,9 @@ def show(
     db: DbOption = None,
 ) -> None:
     """The course's timeline in clinical order, with its baseline."""
-    with _store(db) as store:
-        course = store.get_course(course_id)
-        assessed = store.list_assessments(course_id)
+    from cmvrx import api
+
+    course, assessed = api.get_course(course_id, store=db)
     if json_output:
         from cmvrx.store.documents import course_document
 
@@ -177,19 +153,8 @@ def assess(
     from cmvrx import api
 
     when = _parse_as_of(as_of)
-    with _store(db) as store:
-        course = store.get_course(course_id)
-        result = api.assess_course(course, as_of=when)
-        document = result.to_dict()
-        stamp = result.provenance
-        assessment_id = store.record_assessment(
-            course_id,
-            when,
-            stamp.knowledge_version,
-            stamp.knowledge_hash,
-            json.dumps(document, ensure_ascii=False),
-            events_seen=len(course.events),
-        )
+    result, assessment_id = api.assess_and_record(course_id, as_of=when, store=db)
+    document = result.to_dict()
     if json_output:
         typer.echo(
             json.dumps({**document, "assessment_id": assessment_id}, indent=2, ensure_ascii=False)
@@ -232,8 +197,7 @@ def chart(
     when = _parse_as_of(as_of)
     if png is None and svg is None:
         png, svg = f"{course_id}.png", f"{course_id}.svg"
-    with _store(db) as store:
-        course = store.get_course(course_id)
+    course, _ = api.get_course(course_id, store=db)
     written = api.chart_course(course, as_of=when, png_path=png, svg_path=svg)
     typer.echo("wrote " + ", ".join(str(path) for path in written))
 
@@ -255,8 +219,9 @@ def _parse_as_of(text: str | None) -> datetime:
 @course_app.command("list", epilog="Example: cmvrx course list --db courses.sqlite")
 def list_courses(db: DbOption = None) -> None:
     """Every stored course with its event count and time span."""
-    with _store(db) as store:
-        courses = store.list_courses()
+    from cmvrx import api
+
+    courses = api.list_courses(store=db)
     from cmvrx.cli.course_render import render_course_list
 
     render_course_list(_console(), courses)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -253,17 +252,9 @@ def dose(
         column=column.value if column else None,
         medications=tuple(medication or ()),
     )
-    knowledge = api.load_knowledge()
-    stamp = {
-        "cmvrx_version": _version(),
-        "knowledge_version": knowledge.version,
-        "knowledge_hash": knowledge.content_hash,
-        "as_of": when.isoformat(),
-    }
+    stamp = api.provenance(when)
     if json_output:
-        from cmvrx.model.plan import DISCLAIMER
-
-        _print_json({"dose": asdict(result), "provenance": {**stamp, "disclaimer": DISCLAIMER}})
+        _print_json(api.dose_document(result, as_of=when))
     else:
         from cmvrx.cli.render import render_dose
 

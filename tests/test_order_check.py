@@ -174,3 +174,55 @@ def test_no_order_and_naive_as_of_are_input_errors() -> None:
             {"drug": "ganciclovir", "amount_mg": 350, "interval_hours": 12},
             as_of=datetime(2026, 11, 24),
         )
+
+
+def test_knowledge_pickles_and_holds_no_memo() -> None:
+    import dataclasses
+    import pickle
+
+    k = cmvrx.load_knowledge()
+    cmvrx.plan(ADULT, as_of=AS_OF)  # warm: the memo beside k is filled
+    assert "memo" not in {f.name for f in dataclasses.fields(k)}
+    copy = pickle.loads(pickle.dumps(k))
+    assert copy.content_hash == k.content_hash and copy.memo == {}
+    assert cmvrx.plan(ADULT, as_of=AS_OF, knowledge=copy).to_dict() == (
+        cmvrx.plan(ADULT, as_of=AS_OF).to_dict()
+    )
+
+
+def test_the_loader_knows_every_engine_predicate_and_imports_no_engine() -> None:
+    import subprocess
+    import sys
+
+    from cmvrx.engine.predicates import PREDICATES
+    from cmvrx.knowledge.predicate_names import PREDICATE_NAMES
+
+    assert set(PREDICATES) == PREDICATE_NAMES
+    code = (
+        "import sys; from cmvrx.knowledge.loader import load; load(); "
+        "print(sorted(m for m in sys.modules if m.startswith('cmvrx.engine')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_engine_never_imports_the_package_root() -> None:
+    from pathlib import Path
+
+    engine = Path(cmvrx.__file__).parent / "engine"
+    for path in engine.glob("*.py"):
+        text = path.read_text()
+        assert "from cmvrx import" not in text and "import cmvrx\n" not in text, path
+
+
+def test_vocabularies_are_in_the_knowledge() -> None:
+    k = cmvrx.load_knowledge()
+    assert "encephalitis" in k.vocabulary("cns_sites")
+    assert "tacrolimus" in k.vocabulary("calcineurin_or_mtor") <= k.vocabulary("immunosuppressants")
+    assert k.vocabulary("renally_dosed") == {
+        "ganciclovir",
+        "valganciclovir",
+        "foscarnet",
+        "cidofovir",
+    }
+    assert "foscarnet" in k.instead("ganciclovir")

@@ -32,8 +32,6 @@ from cmvrx.model.dosage import Dosage, Interval
 from cmvrx.model.plan import DrugDose
 from cmvrx.order_input import parse_every
 
-RENALLY_DOSED = frozenset({"ganciclovir", "valganciclovir", "foscarnet", "cidofovir"})
-
 
 def dosing_phase(phase: str) -> str:
     return "induction" if phase in INDUCTION_PHASES else "maintenance"
@@ -65,7 +63,7 @@ def check_orders(st: CourseState) -> tuple[tuple[OrderCheck, ...], list[Finding]
 def _check(st: CourseState, order: DrugOrder, at: datetime, phase: str) -> OrderCheck:
     ordered = OrderedDose(order.drug.value, order.dose_mg, order.interval, order.route, at)
     drug = order.drug.value
-    if drug not in RENALLY_DOSED:
+    if drug not in st.knowledge.vocabulary("renally_dosed"):
         return OrderCheck(
             ordered, "not_checked", None, "", "no renal dose adjustment to check", "", "", ()
         )

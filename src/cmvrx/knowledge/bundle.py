@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -13,6 +14,7 @@ from cmvrx.knowledge.files import (
     MaintenanceFile,
     OrderRule,
     OrdersFile,
+    VocabulariesFile,
 )
 from cmvrx.knowledge.schema import (
     Alert,
@@ -34,7 +36,18 @@ T = TypeVar("T")
 _NOT_BUILT = object()
 
 
-@dataclass(frozen=True, slots=True)
+_MEMOS: dict[int, dict[tuple[str, ...], Any]] = {}
+
+
+def _memo_of(k: Knowledge) -> dict[tuple[str, ...], Any]:
+    found = _MEMOS.get(id(k))
+    if found is None:
+        found = _MEMOS[id(k)] = {}
+        weakref.finalize(k, _MEMOS.pop, id(k), None)  # before the id can be reused
+    return found
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Knowledge:
     """Everything cmvrx knows, stamped with its version and content hash."""
 
@@ -57,12 +70,16 @@ class Knowledge:
     course: CourseFile | None = None
     numbers: Mapping[str, float] = field(default_factory=dict)  # numeric parameters, for speed
     orders: OrdersFile | None = None
-    # Values derived from this knowledge alone (schedule lookups, band texts, constant
-    # output items), computed on first use by the engine: a warm plan must not rebuild
-    # them per call. Keys are tuples of knowledge ids, never patient data.
-    memo: dict[tuple[str, ...], Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    vocabularies: VocabulariesFile | None = None
+
+    @property
+    def memo(self) -> dict[tuple[str, ...], Any]:
+        """Values derived from this knowledge alone (schedule lookups, band texts, constant
+        output items), computed on first use by the engine: a warm plan must not rebuild
+        them per call. Keys are tuples of knowledge ids, never patient data. Kept beside
+        the object (by identity), not in it: a Knowledge holds no mutable state and
+        pickles; a copy (an unpickled one on a worker) builds its own on first use."""
+        return _memo_of(self)
 
     def derived(self, key: tuple[str, ...], build: Callable[[Knowledge], T]) -> T:
         """``build(self)``, computed once per knowledge and kept under ``key``."""
@@ -70,6 +87,26 @@ class Knowledge:
         if found is _NOT_BUILT:  # None is a value: "not applicable" is worth keeping too
             found = self.memo[key] = build(self)
         return found  # type: ignore[no-any-return]
+
+    def vocabulary(self, vocabulary_id: str) -> frozenset[str]:
+        """The items of a vocabulary of vocabularies.toml, as a set (built once)."""
+        key = ("vocabulary", vocabulary_id)
+        found: frozenset[str] | None = self.memo.get(key)
+        if found is None:
+            for v in self.vocabularies.vocabulary if self.vocabularies else ():
+                if v.id == vocabulary_id:
+                    found = self.memo[key] = frozenset(v.items)
+                    break
+            else:
+                raise KnowledgeError(f"vocabularies.toml: no vocabulary {vocabulary_id!r}")
+        return found
+
+    def instead(self, drug_id: str) -> str:
+        """What to use instead of ``drug_id`` when its label row refuses it."""
+        for item in self.vocabularies.instead if self.vocabularies else ():
+            if item.drug == drug_id:
+                return item.text
+        return "specialist review"
 
     def param(self, name: str) -> Parameter:
         try:

@@ -136,3 +136,26 @@ class OrdersFile(StrictModel):
     rule: tuple[OrderRule, ...]
     combination: tuple[Combination, ...] = ()
     unusable: tuple[Unusable, ...] = ()
+
+
+class Vocabulary(StrictModel):
+    """A named set of drugs or sites the rules use (vocabularies.toml)."""
+
+    id: str
+    description: str
+    items: Annotated[tuple[str, ...], Field(min_length=1)]
+    grade: Grade
+    cite: Cite
+
+
+class Instead(StrictModel):
+    """What to use instead of ``drug`` when its label row says not recommended."""
+
+    drug: str
+    text: str
+    cite: Cite
+
+
+class VocabulariesFile(StrictModel):
+    vocabulary: tuple[Vocabulary, ...]
+    instead: tuple[Instead, ...] = ()

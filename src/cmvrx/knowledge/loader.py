@@ -33,7 +33,9 @@ from cmvrx.knowledge.files import (
     ParametersFile,
     RegimensFile,
     ResistanceFile,
+    VocabulariesFile,
 )
+from cmvrx.knowledge.predicate_names import PREDICATE_NAMES
 from cmvrx.knowledge.schema import (
     Drug,
     Grade,
@@ -53,6 +55,7 @@ OTHER_FILES = (
     "maintenance",
     "course",
     "orders",
+    "vocabularies",
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -127,6 +130,7 @@ def load(
         },
         course=_validate("course", CourseFile, data["course"]),
         orders=_validate("orders", OrdersFile, data["orders"]),
+        vocabularies=_validate("vocabularies", VocabulariesFile, data["vocabularies"]),
     )
     _check(knowledge)
     return knowledge
@@ -248,6 +252,7 @@ def _check_citations(k: Knowledge) -> None:
         "maintenance": k.maintenance,
         "course": k.course,
         "orders": k.orders,
+        "vocabularies": k.vocabularies,
         **{d.id: d for d in k.drugs.values()},
     }
     for root, obj in roots.items():
@@ -258,11 +263,9 @@ def _check_citations(k: Knowledge) -> None:
 
 
 def _check_references(k: Knowledge) -> None:
-    from cmvrx.engine.predicates import PREDICATES  # the closed predicate vocabulary
-
     def known(where: str, names: tuple[str, ...]) -> None:
         for name in names:
-            if name not in PREDICATES:
+            if name not in PREDICATE_NAMES:
                 raise KnowledgeError(f"{where}: unknown predicate {name!r}")
 
     for rule in k.rules:

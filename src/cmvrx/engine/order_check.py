@@ -229,7 +229,7 @@ def _choose(
         c for c in labels if c[2].status == "dose" and _refusal_for(ctx, order.drug, c[0]) is None
     ]
     for c in usable:
-        if judge_dose(k, order, c[2], weight_kg=weight, tolerance="rounding").verdict == "ok":
+        if _fits(k, order, c[2], weight):
             return c
     mg = _ordered_mg(order, k.drug(order.drug), weight)
     for c in labels:
@@ -247,6 +247,20 @@ def _choose(
         if c[2].status == "dose" and _label_interval(c[2]) == order.interval:
             return c
     return labels[0]
+
+
+def _fits(k: Knowledge, order: Dosage, label: DrugDose, weight: float) -> bool:
+    """Does the order match ``label`` (same interval, same amount)? A quick test first;
+    an order stating its infusion time is judged in full."""
+    if order.infusion_minutes is not None:
+        return judge_dose(k, order, label, weight_kg=weight, tolerance="rounding").verdict == "ok"
+    drug = k.drug(order.drug)
+    if order.amount_mg_per_kg is not None and drug.dose_unit != "mg/kg":
+        return False
+    mg = _ordered_mg(order, drug, weight)
+    if mg is None or _label_interval(label) != order.interval:
+        return False
+    return _close(mg, _label_mg(label), label.dose_mg, _rounding_step(drug, label), "rounding")
 
 
 def _refusal_for(ctx: _Context, drug: str, phase: str) -> Refused | None:
@@ -726,17 +740,24 @@ def infusion_for(dosage: Dosage, label: DrugDose) -> Dosage:
 
 def planned_situation(case: Case, k: Knowledge, as_of: datetime) -> Situation:
     """The patient's situation with the regimen the plan would choose (for the refusals
-    and the regimen fit)."""
+    and the regimen fit); built directly, as replace() of this dataclass is costly."""
     from cmvrx.engine.intake import read_facts
     from cmvrx.engine.planner import choose_rule, situation
 
     s = situation(read_facts(case, k, as_of), k)
     regimen, drugs, _ = plan_items.regimen_of(k, choose_rule(s))
-    return replace(
-        s,
+    return Situation(
+        facts=s.facts,
+        renal=s.renal,
+        knowledge=s.knowledge,
+        pediatric=s.pediatric,
+        resistant_to=s.resistant_to,
+        cytopenias=s.cytopenias,
+        foscarnet_renal_refusal=s.foscarnet_renal_refusal,
+        cidofovir_problems=s.cidofovir_problems,
         regimen_drugs=drugs,
-        regimen_chosen=regimen is not None,
         step_down_offered=regimen is not None and regimen.step_down is not None,
+        regimen_chosen=regimen is not None,
     )
 
 

@@ -161,8 +161,12 @@ class Knowledge:
 
     def order_rule(self, rule_id: str) -> OrderRule:
         """An order-check rule of orders.toml by id."""
-        if self.orders is not None:
-            for rule in self.orders.rule:
-                if rule.id == rule_id:
-                    return rule
-        raise KnowledgeError(f"orders.toml: no rule {rule_id!r}")
+        rules: dict[str, OrderRule] | None = self.memo.get(("order_rules",))
+        if rules is None:
+            rules = self.memo[("order_rules",)] = {
+                r.id: r for r in (self.orders.rule if self.orders else ())
+            }
+        found = rules.get(rule_id)
+        if found is None:
+            raise KnowledgeError(f"orders.toml: no rule {rule_id!r}")
+        return found

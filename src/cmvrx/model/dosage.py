@@ -56,6 +56,10 @@ _HOURLY: dict[LabelInterval, float] = {
 }
 
 
+_MISSING = object()
+_PARSED: dict[str, object] = {}
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Interval:
     """How often: every ``hours`` hours, or ``per_week`` times a week (after dialysis)."""
@@ -78,10 +82,15 @@ class Interval:
     @classmethod
     def parse_label(cls, text: str) -> Interval | None:
         """The interval a label wording names, None if it is not one."""
-        try:
-            return cls.of_label(LabelInterval(text.strip().lower()))
-        except ValueError:
-            return None
+        found = _PARSED.get(text, _MISSING)
+        if found is _MISSING:
+            try:
+                found = cls.of_label(LabelInterval(text.strip().lower()))
+            except ValueError:
+                found = None
+            if len(_PARSED) < 256:  # label wordings: a handful (free text is not kept)
+                _PARSED[text] = found
+        return found  # type: ignore[return-value]
 
     @property
     def per_day(self) -> float:

@@ -236,13 +236,16 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
-def _names(cls: type) -> tuple[str, ...]:
+def _names(cls: type) -> tuple[str, ...] | None:
+    """The JSON field names of a dataclass type (None for any other type), read once."""
     found = _FIELD_NAMES.get(cls)
     if found is None:
+        if not is_dataclass(cls):
+            return None
         found = _FIELD_NAMES[cls] = tuple(
             f.name for f in fields(cls) if not (cls is DrugDose and f.name == "administration")
         )
@@ -250,23 +253,29 @@ def _names(cls: type) -> tuple[str, ...]:
 
 
 def _json_value(value: Any) -> Any:
-    """``jsonable(asdict(value))`` without asdict's deep copies: field names are read once
-    per class, tuples become lists, datetimes ISO strings."""
-    if isinstance(value, _SCALARS):
+    """``jsonable(asdict(value))`` without asdict's deep copies: dispatch on the exact
+    type, field names read once per class, tuples of strings copied as lists."""
+    t = type(value)
+    if t in _SCALARS:
         return value
-    if isinstance(value, tuple | list):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
+    if t is tuple or t is list:
+        for v in value:
+            if type(v) is not str:
+                return [_json_value(v) for v in value]
+        return list(value)
+    if t is dict:
         return {k: _json_value(v) for k, v in value.items()}
-    if isinstance(value, datetime):
+    if t is datetime:
         return value.isoformat()
-    if is_dataclass(value) and not isinstance(value, type):
+    if _names(t) is not None:
         return _json_dict(value)
     return value
 
 
 def _json_dict(obj: Any) -> dict[str, Any]:
-    out = {name: _json_value(getattr(obj, name)) for name in _names(type(obj))}
+    names = _names(type(obj))
+    assert names is not None
+    out = {name: _json_value(getattr(obj, name)) for name in names}
     if type(obj) is DrugDose:
         dosage = from_drug_dose(obj)
         out["dosage"] = None if dosage is None else dosage.to_dict()

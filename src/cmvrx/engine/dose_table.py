@@ -45,9 +45,10 @@ class Row:
 def table(k: Knowledge, drug_id: str, phase: str, column: str) -> Table:
     """The table of ``drug_id`` for ``phase`` and ``column``, built on first use."""
     key = ("dose_table", drug_id, phase, column)
-    found: Table | None = k.memo.get(key)
+    memo = k.memo
+    found: Table | None = memo.get(key)
     if found is None:
-        found = k.memo[key] = _build_table(k, drug_id, phase, column)
+        found = memo[key] = _build_table(k, drug_id, phase, column)
     return found
 
 

@@ -77,7 +77,7 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
     """This patient's dose of ``drug_id`` in ``phase``, or the reason there is none."""
     t = table(s.knowledge, drug_id, phase, column_of(s.facts.case, s.pediatric, drug_id, phase))
     schedule = t.schedule
-    if check_counts and drug_id in s.knowledge.vocabulary("ganciclovir_class"):
+    if check_counts and drug_id in s.knowledge.vocabulary_sets["ganciclovir_class"]:
         blocked = _counts_problem(s)
         if blocked is not None:
             return _outcome(t, rule_id=f"{schedule.id}#blood-counts", **blocked)

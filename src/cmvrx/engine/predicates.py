@@ -45,7 +45,7 @@ class Situation:
 
 
 def _cns(s: Situation) -> bool:
-    return bool(s.sites & s.knowledge.vocabulary("cns_sites"))
+    return bool(s.sites & s.knowledge.vocabulary_sets["cns_sites"])
 
 
 def ganciclovir_unusable(s: Situation) -> bool:
@@ -149,7 +149,7 @@ PREDICATES: Mapping[str, Predicate] = {
     "sight_threatening_retinitis": lambda s: (
         "retinitis" in s.sites and bool(s.facts.case.disease.retinitis_sight_threatening)
     ),
-    "gi_disease": lambda s: bool(s.sites & s.knowledge.vocabulary("gi_sites")),
+    "gi_disease": lambda s: bool(s.sites & s.knowledge.vocabulary_sets["gi_sites"]),
     "pediatric": lambda s: s.pediatric,
     "adult": lambda s: not s.pediatric,
     "pregnant": lambda s: s.facts.case.patient.pregnant is True,
@@ -163,10 +163,11 @@ PREDICATES: Mapping[str, Predicate] = {
     ),
     "transplant": _transplant,
     "immunosuppressed": lambda s: (
-        _transplant(s) or bool(s.facts.medications & s.knowledge.vocabulary("immunosuppressants"))
+        _transplant(s)
+        or bool(s.facts.medications & s.knowledge.vocabulary_sets["immunosuppressants"])
     ),
     "on_calcineurin_or_mtor_inhibitor": lambda s: bool(
-        s.facts.medications & s.knowledge.vocabulary("calcineurin_or_mtor")
+        s.facts.medications & s.knowledge.vocabulary_sets["calcineurin_or_mtor"]
     ),
     "on_hemodialysis": lambda s: s.renal.dialysis == "intermittent_hemodialysis",
     "no_label_renal_dose": lambda s: s.renal.dialysis in ("crrt", "peritoneal"),
@@ -190,7 +191,8 @@ PREDICATES: Mapping[str, Predicate] = {
     "foscarnet_in_plan": lambda s: "foscarnet" in s.regimen_drugs,
     "cidofovir_in_plan": lambda s: "cidofovir" in s.regimen_drugs,
     "ganciclovir_class_in_plan": lambda s: (
-        bool(s.regimen_drugs & s.knowledge.vocabulary("ganciclovir_class")) or s.step_down_offered
+        bool(s.regimen_drugs & s.knowledge.vocabulary_sets["ganciclovir_class"])
+        or s.step_down_offered
     ),
     "step_down_regimen": lambda s: s.step_down_offered,
     "single_agent_cns_regimen": lambda s: (

@@ -71,6 +71,7 @@ class Knowledge:
     numbers: Mapping[str, float] = field(default_factory=dict)  # numeric parameters, for speed
     orders: OrdersFile | None = None
     vocabularies: VocabulariesFile | None = None
+    vocabulary_sets: Mapping[str, frozenset[str]] = field(default_factory=dict)  # for speed
 
     @property
     def memo(self) -> dict[tuple[str, ...], Any]:
@@ -83,22 +84,17 @@ class Knowledge:
 
     def derived(self, key: tuple[str, ...], build: Callable[[Knowledge], T]) -> T:
         """``build(self)``, computed once per knowledge and kept under ``key``."""
-        found: Any = self.memo.get(key, _NOT_BUILT)
+        memo = _MEMOS.get(id(self)) or _memo_of(self)
+        found: Any = memo.get(key, _NOT_BUILT)
         if found is _NOT_BUILT:  # None is a value: "not applicable" is worth keeping too
-            found = self.memo[key] = build(self)
+            found = memo[key] = build(self)
         return found  # type: ignore[no-any-return]
 
     def vocabulary(self, vocabulary_id: str) -> frozenset[str]:
-        """The items of a vocabulary of vocabularies.toml, as a set (built once)."""
-        key = ("vocabulary", vocabulary_id)
-        found: frozenset[str] | None = self.memo.get(key)
+        """The items of a vocabulary of vocabularies.toml, as a set."""
+        found = self.vocabulary_sets.get(vocabulary_id)
         if found is None:
-            for v in self.vocabularies.vocabulary if self.vocabularies else ():
-                if v.id == vocabulary_id:
-                    found = self.memo[key] = frozenset(v.items)
-                    break
-            else:
-                raise KnowledgeError(f"vocabularies.toml: no vocabulary {vocabulary_id!r}")
+            raise KnowledgeError(f"vocabularies.toml: no vocabulary {vocabulary_id!r}")
         return found
 
     def instead(self, drug_id: str) -> str:
@@ -132,9 +128,10 @@ class Knowledge:
     def schedule_for(self, drug_id: str, phase: str, column: str) -> Schedule:
         """The schedule of ``drug_id`` for ``phase``: ``column`` if it has one, else 'standard'."""
         key = ("schedule_for", drug_id, phase, column)
-        found: Schedule | None = self.memo.get(key)
+        memo = _MEMOS.get(id(self)) or _memo_of(self)
+        found: Schedule | None = memo.get(key)
         if found is None:
-            found = self.memo[key] = self._find_schedule(drug_id, phase, column)
+            found = memo[key] = self._find_schedule(drug_id, phase, column)
         return found
 
     def _find_schedule(self, drug_id: str, phase: str, column: str) -> Schedule:

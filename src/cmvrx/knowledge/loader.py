@@ -58,6 +58,18 @@ OTHER_FILES = (
     "vocabularies",
 )
 
+#: The vocabularies the engine reads (vocabularies.toml must define each).
+REQUIRED_VOCABULARIES = frozenset(
+    {
+        "cns_sites",
+        "gi_sites",
+        "ganciclovir_class",
+        "calcineurin_or_mtor",
+        "immunosuppressants",
+        "renally_dosed",
+    }
+)
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -102,6 +114,7 @@ def load(
     params = _validate("parameters", ParametersFile, data["parameters"])
     parameters = _apply_overrides(params.parameter, overrides or {})
     drugs = {n: _validate(n, Drug, data[n]) for n in DRUG_FILES}
+    vocabularies = _validate("vocabularies", VocabulariesFile, data["vocabularies"])
     for name, drug in drugs.items():
         if drug.id != name:
             raise KnowledgeError(f"{name}.toml: id: {drug.id!r} does not match the file name")
@@ -130,7 +143,8 @@ def load(
         },
         course=_validate("course", CourseFile, data["course"]),
         orders=_validate("orders", OrdersFile, data["orders"]),
-        vocabularies=_validate("vocabularies", VocabulariesFile, data["vocabularies"]),
+        vocabularies=vocabularies,
+        vocabulary_sets={v.id: frozenset(v.items) for v in vocabularies.vocabulary},
     )
     _check(knowledge)
     return knowledge
@@ -288,6 +302,9 @@ def _check_references(k: Knowledge) -> None:
     for option in k.maintenance.option:
         known(f"maintenance.toml: option {option.drug}", option.unless)
         k.drug(option.drug)
+    missing = sorted(REQUIRED_VOCABULARIES - set(k.vocabulary_sets))
+    if missing:
+        raise KnowledgeError(f"vocabularies.toml: missing vocabulary {', '.join(missing)}")
     for unusable in k.orders.unusable if k.orders else ():
         known(f"orders.toml: unusable {unusable.id}", unusable.when)
         for drug in unusable.drugs:

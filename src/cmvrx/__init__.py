@@ -9,18 +9,20 @@ re-exported here; ``import cmvrx`` stays light (no CLI, database or plotting sta
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from cmvrx._version import __version__
 from cmvrx.api import (
     assess_course,
     chart_course,
+    check_order,
     dose,
     knowledge_summary,
     load_case,
     load_course,
     load_knowledge,
+    parse_order,
     plan,
     plan_schema,
+    read_orders,
 )
 from cmvrx.errors import (
     CmvrxError,
@@ -33,6 +35,8 @@ from cmvrx.errors import (
     StorageError,
     UnitError,
 )
+from cmvrx.model.dosage import Dosage, Interval
+from cmvrx.model.order_check import OrderCheck
 from cmvrx.model.patient import Case
 from cmvrx.model.plan import DISCLAIMER, DrugDose, Plan
 
@@ -41,23 +45,29 @@ __all__ = [
     "Case",
     "CmvrxError",
     "ContradictoryInputError",
+    "Dosage",
     "DrugDose",
     "ImplausibleValueError",
     "InputError",
     "InsufficientDataError",
+    "Interval",
     "KnowledgeError",
     "NotRecommendedError",
+    "OrderCheck",
     "Plan",
     "StorageError",
     "UnitError",
     "__version__",
     "assess_course",
     "chart_course",
+    "check_order",
     "dose",
     "knowledge_summary",
     "load_case",
     "load_course",
     "load_knowledge",
+    "parse_order",
     "plan",
     "plan_schema",
+    "read_orders",
 ]

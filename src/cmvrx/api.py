@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -17,8 +18,14 @@ from cmvrx.model.patient import Case
 from cmvrx.model.plan import DrugDose, Plan
 
 if TYPE_CHECKING:  # imported when first used: they cost ~50 ms of every `cmvrx plan`
+    from collections.abc import Sequence
+
     from cmvrx.model.assessment import CourseAssessment, SetAside
     from cmvrx.model.course import Course
+    from cmvrx.model.dosage import Dosage
+    from cmvrx.model.order_check import OrderCheck
+
+    OrderInput = Dosage | Mapping[str, object]
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,33 +54,10 @@ def load_case(source: Case | Mapping[str, Any] | str | Path) -> Case:
     return _validated(Case, _read_document(source, "case"), "case")
 
 
-def _read_document(source: Mapping[str, Any] | str | Path, what: str) -> object:
-    """The parsed YAML/JSON document behind a mapping, a file path, or text."""
-    if isinstance(source, Path) or (
-        isinstance(source, str)
-        and "\n" not in source
-        and source.endswith((".yaml", ".yml", ".json"))
-    ):
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {what} file: {exc.strerror}", field=str(path)) from exc
-        return _parse_text(text, json_first=path.suffix == ".json")
-    if isinstance(source, str):
-        return _parse_text(source, json_first=source.lstrip().startswith("{"))
-    return source
+def _read_document(source: Mapping[str, Any] | list[Any] | str | Path, what: str) -> object:
+    from cmvrx.documents import read_document
 
-
-def _parse_text(text: str, *, json_first: bool) -> object:
-    import yaml
-
-    try:
-        return json.loads(text) if json_first else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(
-            f"the case is not valid {'JSON' if json_first else 'YAML'}: {exc}"
-        ) from exc
+    return read_document(source, what)
 
 
 def _validated(model: type[M], data: object, what: str) -> M:
@@ -83,10 +67,9 @@ def _validated(model: type[M], data: object, what: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or what
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise InputError(f"{first['msg']}{more}", field=where) from exc
+        from cmvrx.documents import input_error
+
+        raise input_error(exc) from exc
 
 
 def plan(
@@ -210,3 +193,269 @@ def chart_course(
 def _require_aware(as_of: datetime) -> None:
     if as_of.tzinfo is None:
         raise InputError("as_of must carry a time zone", field="as_of")
+
+
+def parse_order(doc: Mapping[str, object]) -> Dosage:
+    """An order document (docs/order-check.md) as a structured ``Dosage``; bad input is an
+    ``InputError`` naming the field."""
+    from cmvrx.order_input import parse_order as parse
+
+    return parse(doc)
+
+
+def read_orders(source: Mapping[str, Any] | str | Path) -> list[Dosage]:
+    """The orders of an order file or text (YAML/JSON): one order document or a list.
+    A FHIR MedicationRequest is not read here (the FHIR layer converts it to a Dosage)."""
+    data = _read_document(source, "order")
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise InputError("the order file holds no order", field="order")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InputError("an order must be a mapping (YAML/JSON object)", field=f"order[{i}]")
+        out.append(_fhir_order(item) if "resourceType" in item else parse_order(item))
+    return out
+
+
+#: The hook for FHIR orders: a module with ``dosage_from_medication_request(resource:
+#: Mapping[str, object]) -> Dosage`` (the FHIR layer provides it).
+FHIR_ORDER_MODULE = "cmvrx.fhir.medication_request"
+
+
+def _fhir_order(resource: Mapping[str, object]) -> Dosage:
+    import importlib
+
+    kind = resource.get("resourceType")
+    if kind != "MedicationRequest":
+        raise InputError(f"a FHIR {kind} is not an order", field="resourceType")
+    try:
+        module = importlib.import_module(FHIR_ORDER_MODULE)
+    except ImportError:
+        raise InputError(
+            "a FHIR MedicationRequest needs the FHIR layer (cmvrx.fhir), not installed here",
+            field="resourceType",
+        ) from None
+    dosage: Dosage = module.dosage_from_medication_request(resource)
+    return dosage
+
+
+def check_order(
+    subject: Case | Course | Mapping[str, Any] | str | Path,
+    orders: OrderInput | Sequence[OrderInput],
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+) -> OrderCheck:
+    """Is each proposed order right for this patient at ``as_of``, and if not, what is?
+    ``subject``: a case (anything ``load_case`` takes) or a course (its latest case);
+    ``orders``: one ``Dosage`` or order document, or a sequence of them (checked together:
+    duplicates, forbidden combinations, a CNS combination's missing partner)."""
+    from cmvrx.engine.order_check import check
+
+    _require_aware(as_of)
+    k = knowledge or load_knowledge()
+    return check(_case_of(subject, as_of, k), k, as_of, _orders_of(orders))
+
+
+def _case_of(
+    subject: Case | Course | Mapping[str, Any] | str | Path, as_of: datetime, k: Knowledge
+) -> Case:
+    from cmvrx.model.course import Course
+
+    if isinstance(subject, Course):
+        return _course_case(subject, as_of, k)
+    if isinstance(subject, Case):
+        return subject
+    data = _read_document(subject, "case")
+    if isinstance(data, Mapping) and "baseline" in data and "events" in data:
+        return _course_case(load_course(data), as_of, k)
+    return load_case(data)  # type: ignore[arg-type]
+
+
+def _course_case(course: Course, as_of: datetime, k: Knowledge) -> Case:
+    """The course's case at ``as_of``: the baseline with every event up to then applied."""
+    from cmvrx.engine.course_state import build_state
+
+    return build_state(course, k, as_of).case
+
+
+def _orders_of(orders: object) -> list[Dosage]:
+    from cmvrx.model.dosage import Dosage
+
+    items = [orders] if isinstance(orders, Dosage | Mapping) else orders
+    if not isinstance(items, list | tuple):
+        raise InputError("orders must be an order or a list of orders", field="orders")
+    out = []
+    for item in items:
+        if isinstance(item, Dosage):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(parse_order(item))
+        else:
+            raise InputError("an order must be a Dosage or an order document", field="orders")
+    return out
+
+
+# --- provenance, chart data, courses against a store --------------------------------------
+
+
+def provenance(as_of: datetime, knowledge: Knowledge | None = None) -> dict[str, str]:
+    """The stamp every output carries: cmvrx and knowledge versions, knowledge hash,
+    ``as_of`` and the disclaimer."""
+    from cmvrx._version import __version__
+    from cmvrx.model.plan import DISCLAIMER
+
+    k = knowledge or load_knowledge()
+    return {
+        "cmvrx_version": __version__,
+        "knowledge_version": k.version,
+        "knowledge_hash": k.content_hash,
+        "as_of": as_of.isoformat(),
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def dose_document(
+    result: DrugDose, *, as_of: datetime, knowledge: Knowledge | None = None
+) -> dict[str, Any]:
+    """A dose stamped with its provenance — the JSON ``cmvrx dose --json`` prints: the
+    ``DrugDose`` fields, its structured ``dosage``, and ``provenance``."""
+    from dataclasses import asdict
+
+    from cmvrx.model.dosage import from_drug_dose
+
+    dosage = from_drug_dose(result)
+    body = asdict(result)
+    body.pop("administration", None)
+    body["dosage"] = None if dosage is None else dosage.to_dict()
+    return {"dose": body, "provenance": provenance(as_of, knowledge)}
+
+
+def chart_series(
+    course: Course | Mapping[str, Any] | str | Path,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+) -> dict[str, Any]:
+    """The course chart's data as JSON-ready series (viral load, ANC, platelets, CrCl,
+    therapy periods, thresholds), for an interface that draws it itself; no matplotlib."""
+    from cmvrx.chart_data import series
+
+    _require_aware(as_of)
+    return series(load_course(course), knowledge or load_knowledge(), as_of)
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from cmvrx.model.course import Event
+    from cmvrx.store.port import CourseStore, CourseSummary, StoredAssessment
+
+    StoreRef = CourseStore | str | None
+
+
+def open_course_store(db: str | None = None, *, read_only: bool = False) -> CourseStore:
+    """The course store at ``db`` (a SQLite path or URL; default ``$CMVRX_DB_URL``, else
+    ./cmvrx-courses.sqlite); close it when done (or pass ``db`` to the functions below).
+    ``read_only`` opens it for reading only (automatic for an unwritable SQLite file)."""
+    from cmvrx.store import open_store
+
+    return open_store(db, read_only=read_only)
+
+
+def _store_of(store: StoreRef, *, read_only: bool = False) -> tuple[CourseStore, bool]:
+    """(the store, whether this call opened it and must close it)."""
+    if store is None or isinstance(store, str):
+        return open_course_store(store, read_only=read_only), True
+    return store, False
+
+
+@contextmanager
+def _using(store: StoreRef, *, read_only: bool = False) -> Iterator[CourseStore]:
+    opened, owned = _store_of(store, read_only=read_only)
+    try:
+        yield opened
+    finally:
+        if owned:
+            opened.close()
+
+
+def create_course(
+    course_id: str,
+    baseline: Case | Mapping[str, Any] | str | Path,
+    *,
+    events: Sequence[Event] = (),
+    store: StoreRef = None,
+) -> list[int]:
+    """Store a new course (baseline case and optional events, one transaction); the
+    events' sequence numbers."""
+    case = load_case(baseline)
+    with _using(store) as s:
+        return s.create_course(course_id, case, events=list(events))
+
+
+def import_course(
+    source: Mapping[str, Any] | str | Path, *, store: StoreRef = None
+) -> tuple[str, Case, list[int]]:
+    """Store a whole course document (course_id, baseline, events) in one transaction."""
+    from cmvrx.store.documents import course_from_document
+
+    course_id, baseline, events = course_from_document(_read_document(source, "course"))
+    return course_id, baseline, create_course(course_id, baseline, events=events, store=store)
+
+
+def append_events(
+    course_id: str, events: Mapping[str, Any] | list[Any] | str | Path, *, store: StoreRef = None
+) -> list[int]:
+    """Record one event or a list of events (a document, a file path or text), all or
+    nothing; their sequence numbers."""
+    from cmvrx.store.documents import events_from_document
+
+    data = events if isinstance(events, list) else _read_document(events, "event")
+    parsed = events_from_document(data)
+    with _using(store) as s:
+        return s.add_events(course_id, parsed)
+
+
+def get_course(
+    course_id: str, *, store: StoreRef = None, read_only: bool = False
+) -> tuple[Course, list[StoredAssessment]]:
+    """A stored course and its recorded assessments."""
+    with _using(store, read_only=read_only) as s:
+        return s.get_course(course_id), s.list_assessments(course_id)
+
+
+def list_courses(*, store: StoreRef = None, read_only: bool = False) -> list[CourseSummary]:
+    """Every stored course with its event count and time span."""
+    with _using(store, read_only=read_only) as s:
+        return s.list_courses()
+
+
+def assess_and_record(
+    course_id: str,
+    *,
+    as_of: datetime,
+    store: StoreRef = None,
+    knowledge: Knowledge | None = None,
+    read_only: bool = False,
+) -> tuple[CourseAssessment, int | None]:
+    """Assess a stored course at ``as_of`` and record the assessment (its JSON, the
+    knowledge version and hash, the events seen); the assessment and its id — None when
+    the store is read-only (the assessment was not recorded)."""
+    _require_aware(as_of)
+    with _using(store, read_only=read_only) as s:
+        course = s.get_course(course_id)
+        result = assess_course(course, as_of=as_of, knowledge=knowledge)
+        if s.read_only:
+            return result, None
+        stamp = result.provenance
+        assessment_id = s.record_assessment(
+            course_id,
+            as_of,
+            stamp.knowledge_version,
+            stamp.knowledge_hash,
+            json.dumps(result.to_dict(), ensure_ascii=False),
+            events_seen=len(course.events),
+        )
+        return result, assessment_id

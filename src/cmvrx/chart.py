@@ -10,21 +10,19 @@ open triangles at the assay's limit; the limit itself as a dashed line.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cmvrx.chart_data import crcl_series as _crcl_series
+from cmvrx.chart_data import lab_series as _lab_series
 from cmvrx.engine.course_review import review_course
 from cmvrx.engine.course_state import BLOOD_SPECIMENS, ordered_events, therapy_periods
-from cmvrx.engine.intake import read_facts
-from cmvrx.engine.renal import assess as renal_assess
 from cmvrx.errors import StorageError
 from cmvrx.knowledge.bundle import Knowledge
-from cmvrx.model.course import CmvPcr, Course, Event, Lab
+from cmvrx.model.course import CmvPcr, Course, Event
 from cmvrx.model.plan import DISCLAIMER
-from cmvrx.units import to_internal
 
 _BAND_COLOURS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
 
@@ -160,50 +158,6 @@ def _series(
         ax.text(
             0.5, 0.5, f"no {label.split(' (')[0]} recorded", transform=ax.transAxes, ha="center"
         )
-
-
-def _lab_series(
-    events: Sequence[Event], course: Course, analyte: str
-) -> list[tuple[datetime, float]]:
-    out: list[tuple[datetime, float]] = []
-    base = getattr(course.baseline.blood_counts, analyte, None)
-    if base is not None:
-        out.append(
-            (base.measured_at, to_internal(base.value, base.unit, "cell_count", field=analyte))
-        )
-    for e in events:
-        if isinstance(e, Lab) and e.analyte.value == analyte and e.value is not None and e.unit:
-            out.append((e.at, to_internal(e.value, e.unit, "cell_count", field=analyte)))
-    return sorted(out)
-
-
-def _crcl_series(
-    course: Course, k: Knowledge, events: Sequence[Event]
-) -> list[tuple[datetime, float]]:
-    """Cockcroft–Gault CrCl at each creatinine, with the weight known then."""
-    from cmvrx.engine.course_state import build_state
-
-    times = sorted(
-        {
-            e.at
-            for e in events
-            if isinstance(e, Lab) and e.analyte.value == "creatinine" and e.value is not None
-        }
-        | (
-            {course.baseline.renal.serum_creatinine.measured_at}
-            if course.baseline.renal.serum_creatinine
-            else set()
-        )
-    )
-    out = []
-    for t in times:
-        st = build_state(course, k, t)
-        renal = renal_assess(read_facts(st.case, k, t), k)
-        if renal.creatinine_clearance_ml_min is not None and math.isfinite(
-            renal.creatinine_clearance_ml_min
-        ):
-            out.append((t, renal.creatinine_clearance_ml_min))
-    return out
 
 
 def _therapy_bands(axes: Any, events: Sequence[Event], as_of: datetime) -> int:

@@ -1,4 +1,4 @@
-"""`cmvrx course …`: follow one patient's treatment course (thin wrappers over cmvrx.store).
+"""`cmvrx course …`: follow one patient's treatment course (thin wrappers over cmvrx.api).
 
 The store does the work (validation, transactions, migrations); these commands read
 files, call it, and print. Errors are raised as cmvrx errors; ``cli.main`` maps them to
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,7 +21,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from cmvrx.model.course import Course
-    from cmvrx.store import CourseStore
 
 course_app = typer.Typer(
     help="Follow a patient's treatment course over weeks.", no_args_is_help=True
@@ -45,25 +42,9 @@ ReadOnlyOption = Annotated[
 _NOT_RECORDED = "read-only database: this assessment was NOT recorded"
 
 
-@contextmanager
-def _store(db: str | None, *, read_only: bool = False) -> Iterator[CourseStore]:
-    from cmvrx.store import open_store
-
-    store = open_store(db, read_only=read_only)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _read(source: str) -> str:
-    """A file's text, or stdin for ``-``."""
-    if source == "-":
-        return sys.stdin.read()
-    try:
-        return Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", field=source) from exc
+def _source(source: str) -> str | Path:
+    """A file path, or the text of stdin for ``-`` (read by ``cmvrx.api``)."""
+    return sys.stdin.read() if source == "-" else Path(source)
 
 
 def _console() -> Console:
@@ -89,11 +70,10 @@ def new(
     db: DbOption = None,
 ) -> None:
     """Start a course from a baseline case."""
-    from cmvrx.api import load_case
+    from cmvrx import api
 
-    baseline = load_case(Path(case))
-    with _store(db) as store:
-        store.create_course(course_id, baseline)
+    baseline = api.load_case(Path(case))
+    api.create_course(course_id, baseline, store=db)
     typer.echo(f"course {course_id} created (baseline case {baseline.case_id})")
 
 
@@ -115,14 +95,12 @@ def add(
     db: DbOption = None,
 ) -> None:
     """Record one event or a list of events (all or nothing)."""
-    from cmvrx.store.documents import events_from_document, parse_document
+    from cmvrx import api
 
-    parsed = events_from_document(parse_document(_read(events), name=events))
-    with _store(db) as store:
-        seqs = store.add_events(course_id, parsed)
-        course = store.get_course(course_id)
+    seqs = api.append_events(course_id, _source(events), store=db)
     typer.echo(f"added {len(seqs)} event(s) to {course_id} ({_seq_range(seqs)})")
-    _report_held(course, seqs, max(e.at for e in parsed))
+    course, _ = api.get_course(course_id, store=db)
+    _report_held(course, seqs, max(e.at for e in course.events))
 
 
 def _report_held(course: Course, seqs: list[int], as_of: datetime) -> None:
@@ -187,8 +165,9 @@ def confirm(
 
 
 def _append_reference(course_id: str, event: dict[str, object], db: str | None, done: str) -> None:
-    with _store(db) as store:
-        (stored,) = store.add_events(course_id, [event])
+    from cmvrx import api
+
+    (stored,) = api.append_events(course_id, [event], store=db)
     typer.echo(f"{done} in {course_id} (seq {stored})")
 
 
@@ -203,11 +182,9 @@ def import_course(
     db: DbOption = None,
 ) -> None:
     """Import a whole course in one transaction (nothing is stored if any part is wrong)."""
-    from cmvrx.store.documents import course_from_document, parse_document
+    from cmvrx import api
 
-    course_id, baseline, events = course_from_document(parse_document(_read(file), name=file))
-    with _store(db) as store:
-        seqs = store.create_course(course_id, baseline, events=events)
+    course_id, baseline, seqs = api.import_course(_source(file), store=db)
     typer.echo(
         f"course {course_id} imported: {len(seqs)} event(s) (baseline case {baseline.case_id})"
     )
@@ -223,9 +200,9 @@ def show(
     read_only: ReadOnlyOption = False,
 ) -> None:
     """The course's timeline in clinical order (with each event's seq), with its baseline."""
-    with _store(db, read_only=read_only) as store:
-        course = store.get_course(course_id)
-        assessed = store.list_assessments(course_id)
+    from cmvrx import api
+
+    course, assessed = api.get_course(course_id, store=db, read_only=read_only)
     if json_output:
         from cmvrx.store.documents import course_document
 
@@ -259,21 +236,10 @@ def assess(
     from cmvrx import api
 
     when = _parse_as_of(as_of)
-    assessment_id: int | None = None
-    with _store(db, read_only=read_only) as store:
-        course = store.get_course(course_id)
-        result = api.assess_course(course, as_of=when)
-        document = result.to_dict()
-        stamp = result.provenance
-        if not store.read_only:
-            assessment_id = store.record_assessment(
-                course_id,
-                when,
-                stamp.knowledge_version,
-                stamp.knowledge_hash,
-                json.dumps(document, ensure_ascii=False),
-                events_seen=len(course.events),
-            )
+    result, assessment_id = api.assess_and_record(
+        course_id, as_of=when, store=db, read_only=read_only
+    )
+    document = result.to_dict()
     note = _NOT_RECORDED if assessment_id is None else ""
     if json_output:
         extra: dict[str, object] = {"assessment_id": assessment_id}
@@ -319,8 +285,7 @@ def chart(
     when = _parse_as_of(as_of)
     if png is None and svg is None:
         png, svg = f"{course_id}.png", f"{course_id}.svg"
-    with _store(db, read_only=read_only) as store:
-        course = store.get_course(course_id)
+    course, _ = api.get_course(course_id, store=db, read_only=read_only)
     written = api.chart_course(course, as_of=when, png_path=png, svg_path=svg)
     typer.echo("wrote " + ", ".join(str(path) for path in written))
 
@@ -342,8 +307,9 @@ def _parse_as_of(text: str | None, *, field: str = "--as-of") -> datetime:
 @course_app.command("list", epilog="Example: cmvrx course list --db courses.sqlite")
 def list_courses(db: DbOption = None, read_only: ReadOnlyOption = False) -> None:
     """Every stored course with its event count and time span."""
-    with _store(db, read_only=read_only) as store:
-        courses = store.list_courses()
+    from cmvrx import api
+
+    courses = api.list_courses(store=db, read_only=read_only)
     from cmvrx.cli.course_render import render_course_list
 
     render_course_list(_console(), courses)

@@ -9,6 +9,7 @@ code  meaning
 3     not recommended: the knowledge refuses this drug/phase, or gives no dose
 4     knowledge error: the knowledge files are malformed
 5     storage error: the course database failed, or its extra is not installed
+6     ``cmvrx check-order``: the order needs adjusting (the corrected order is printed)
 70    internal error: a bug in cmvrx (one line; ``CMVRX_DEBUG=1`` shows the trace)
 ====  ==========================================================================
 
@@ -40,6 +41,7 @@ EXIT_INPUT = 2
 EXIT_NOT_RECOMMENDED = 3
 EXIT_KNOWLEDGE = 4
 EXIT_STORAGE = 5
+EXIT_ADJUST = 6
 EXIT_INTERNAL = 70
 
 #: Most specific first: the first matching class decides the exit code.
@@ -57,6 +59,14 @@ DOSE_STATUS_EXIT = {
     "insufficient_data": EXIT_INPUT,
     "not_recommended": EXIT_NOT_RECOMMENDED,
     "no_label_dose": EXIT_NOT_RECOMMENDED,
+}
+
+#: ``cmvrx check-order``: the set's verdict → exit code (a script can branch on it).
+ORDER_VERDICT_EXIT = {
+    "ok": EXIT_OK,
+    "adjust": EXIT_ADJUST,
+    "not_recommended": EXIT_NOT_RECOMMENDED,
+    "insufficient_data": EXIT_INPUT,
 }
 
 FIELD_OPTIONS = "cmvrx.field_options"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cmvrx import api
+from cmvrx.cli import order as order_cli
 from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
 from cmvrx.errors import InputError
@@ -49,6 +49,7 @@ knowledge_app = typer.Typer(
 )
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(course_app, name="course")
+app.command("check-order", epilog=order_cli.EPILOG)(order_cli.check_order)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -259,17 +260,9 @@ def dose(
         column=column.value if column else None,
         medications=tuple(medication or ()),
     )
-    knowledge = api.load_knowledge()
-    stamp = {
-        "cmvrx_version": _version(),
-        "knowledge_version": knowledge.version,
-        "knowledge_hash": knowledge.content_hash,
-        "as_of": when.isoformat(),
-    }
+    stamp = api.provenance(when)
     if json_output:
-        from cmvrx.model.plan import DISCLAIMER
-
-        _print_json({"dose": asdict(result), "provenance": {**stamp, "disclaimer": DISCLAIMER}})
+        _print_json(api.dose_document(result, as_of=when))
     else:
         from cmvrx.cli.render import render_dose
 
@@ -329,7 +322,7 @@ def schema() -> None:
 
 
 def _version() -> str:
-    from cmvrx import __version__
+    from cmvrx._version import __version__
 
     return __version__
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
-from cmvrx import __version__
+from cmvrx._version import __version__
 from cmvrx.engine.course_data import held_order_findings, review_findings
 from cmvrx.engine.course_doses import dose_findings
 from cmvrx.engine.course_induction import end_of_induction, step_down
@@ -72,7 +72,7 @@ def assess(course: Course, k: Knowledge, as_of: datetime) -> CourseAssessment:
     phase, phase_findings = phase_status(st)
     orders, order_findings = check_orders(st)
     if review.blocking:
-        orders = hold_orders(orders, review)
+        orders = hold_orders(orders, review, k)
         order_findings = held_order_findings(st, orders, order_findings)
     tests, test_findings = monitoring_statuses(st)
     step, step_findings = step_down(st)

@@ -9,6 +9,7 @@ checked against the label's reduced dose.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime
 from typing import Literal
@@ -22,12 +23,14 @@ from cmvrx.engine.course_state import (
 )
 from cmvrx.engine.course_toxicity import cidofovir_rule
 from cmvrx.engine.dosing import dose_for
-from cmvrx.knowledge.schema import Interval
+from cmvrx.engine.order_check import judge_dose
+from cmvrx.errors import InputError
+from cmvrx.knowledge.schema import Interval as LabelInterval
 from cmvrx.model.assessment import Finding, OrderCheck, OrderedDose
 from cmvrx.model.course import DrugOrder
+from cmvrx.model.dosage import Dosage, Interval
 from cmvrx.model.plan import DrugDose
-
-RENALLY_DOSED = frozenset({"ganciclovir", "valganciclovir", "foscarnet", "cidofovir"})
+from cmvrx.order_input import parse_every
 
 
 def dosing_phase(phase: str) -> str:
@@ -37,7 +40,7 @@ def dosing_phase(phase: str) -> str:
 def per_week(interval: str) -> float | None:
     """Administrations per week of a label interval, None if not a label wording."""
     try:
-        return Interval(interval.strip().lower()).administrations_per_week
+        return LabelInterval(interval.strip().lower()).administrations_per_week
     except ValueError:
         return None
 
@@ -60,7 +63,7 @@ def check_orders(st: CourseState) -> tuple[tuple[OrderCheck, ...], list[Finding]
 def _check(st: CourseState, order: DrugOrder, at: datetime, phase: str) -> OrderCheck:
     ordered = OrderedDose(order.drug.value, order.dose_mg, order.interval, order.route, at)
     drug = order.drug.value
-    if drug not in RENALLY_DOSED:
+    if drug not in st.knowledge.vocabulary("renally_dosed"):
         return OrderCheck(
             ordered, "not_checked", None, "", "no renal dose adjustment to check", "", "", ()
         )
@@ -86,13 +89,17 @@ def _check(st: CourseState, order: DrugOrder, at: datetime, phase: str) -> Order
         return replace(base, verdict="unverifiable", reason=f"measure {dose.measure}")
     expected = dose.practical_mg if dose.practical_mg is not None else dose.dose_mg
     assert expected is not None  # a 'dose' status always has an amount
-    tolerance = st.knowledge.number("course_dose_match_tolerance")
-    same_interval = _same_interval(order.interval, dose.interval)
-    if same_interval and abs(order.dose_mg - expected) <= tolerance * expected:
+    # the one order judgement of cmvrx (engine/order_check.py), at the course's tolerance
+    judgement = judge_dose(
+        st.knowledge,
+        course_dosage(order),
+        dose,
+        weight_kg=dose.weight_kg if dose.weight_kg is not None else st.situation.renal.weight_kg,
+        tolerance="course",
+    )
+    if judgement.verdict == "ok":
         return base
-    ordered_week = order.dose_mg * (per_week(order.interval) or 0.0)
-    expected_week = expected * (per_week(dose.interval) or 0.0)
-    direction: Literal["higher", "lower"] = "higher" if ordered_week > expected_week else "lower"
+    direction: Literal["higher", "lower"] = "higher" if judgement.direction == "higher" else "lower"
     change = f"{drug} {order.dose_mg:g} mg {order.interval} → {expected:g} mg {dose.interval}"
     return replace(
         base,
@@ -103,11 +110,19 @@ def _check(st: CourseState, order: DrugOrder, at: datetime, phase: str) -> Order
     )
 
 
-def _same_interval(ordered: str, label: str) -> bool:
-    a, b = per_week(ordered), per_week(label)
-    if a is None or b is None:
-        return ordered.strip().lower() == label.strip().lower()
-    return a == b
+def course_dosage(order: DrugOrder) -> Dosage:
+    """A course order as a structured dosage (an interval that is not a label wording
+    never equals a label interval)."""
+    interval = Interval.parse_label(order.interval) or _unknown_interval(order.interval)
+    route = (order.route or "").lower()
+    return Dosage(order.drug.value, route, interval, amount_mg=order.dose_mg)
+
+
+def _unknown_interval(text: str) -> Interval:
+    try:
+        return parse_every(text)
+    except InputError:
+        return Interval(math.nan, None, False, text)
 
 
 def _cidofovir_adjusted(st: CourseState, dose: DrugDose) -> DrugDose:

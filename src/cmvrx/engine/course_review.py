@@ -208,11 +208,12 @@ def _limits(k: Knowledge, fold_name: str, window_name: str) -> tuple[float, floa
     return fold, window
 
 
-def hold_orders(checks: tuple[OrderCheck, ...], review: Review) -> tuple[OrderCheck, ...]:
+def hold_orders(
+    checks: tuple[OrderCheck, ...], review: Review, k: Knowledge
+) -> tuple[OrderCheck, ...]:
     """Orders a held weight/creatinine would re-check (keep, re-dose or stop) become
     unverifiable until the value is confirmed: each of those verdicts rests on it."""
-    from cmvrx.engine.course_orders import RENALLY_DOSED
-
+    renally_dosed = k.vocabulary("renally_dosed")
     blocking = [s for s in review.held if _measure_name(s) in DOSE_INPUTS]
     if not blocking:
         return checks
@@ -220,7 +221,7 @@ def hold_orders(checks: tuple[OrderCheck, ...], review: Review) -> tuple[OrderCh
     reason = f"confirm or re-measure the held {what}"
     return tuple(
         replace(c, verdict="unverifiable", recommended=None, change="", direction="", reason=reason)
-        if c.ordered.drug in RENALLY_DOSED and c.verdict in ("ok", "redose", "stop")
+        if c.ordered.drug in renally_dosed and c.verdict in ("ok", "redose", "stop")
         else c
         for c in checks
     )

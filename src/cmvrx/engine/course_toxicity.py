@@ -10,7 +10,7 @@ check (``course_orders``) as a stop.
 from __future__ import annotations
 
 from cmvrx.engine.course_state import CourseState, dipstick_at_least, finding, param_cite
-from cmvrx.engine.predicates import GANCICLOVIR_CLASS, PREDICATES, low_electrolytes
+from cmvrx.engine.predicates import PREDICATES, low_electrolytes
 from cmvrx.model.assessment import Finding
 
 
@@ -21,7 +21,7 @@ def toxicity(st: CourseState) -> list[Finding]:
     drugs = current.drugs
     out: list[Finding] = []
     s, k = st.situation, st.knowledge
-    on_gcv = sorted(drugs & GANCICLOVIR_CLASS)
+    on_gcv = sorted(drugs & k.vocabulary("ganciclovir_class"))
     if on_gcv and s.cytopenias:
         out.append(
             finding(

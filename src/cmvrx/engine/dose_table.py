@@ -14,6 +14,7 @@ from typing import Any
 
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Band, DoseRow, Drug, Grade, HydrationRow, Schedule
+from cmvrx.model.dosage import AdministrationFacts, HydrationBand
 from cmvrx.model.plan import DRUG_DOSE_DEFAULTS
 
 
@@ -58,9 +59,10 @@ class Row:
 def table(k: Knowledge, drug_id: str, phase: str, column: str) -> Table:
     """The table of ``drug_id`` for ``phase`` and ``column``, built on first use."""
     key = ("dose_table", drug_id, phase, column)
-    found: Table | None = k.memo.get(key)
+    memo = k.memo
+    found: Table | None = memo.get(key)
     if found is None:
-        found = k.memo[key] = _build_table(k, drug_id, phase, column)
+        found = memo[key] = _build_table(k, drug_id, phase, column)
     return found
 
 
@@ -81,6 +83,7 @@ def _build_table(k: Knowledge, drug_id: str, phase: str, column: str) -> Table:
         if child and a.pediatric_instructions is not None
         else a.instructions,
         "warnings": drug.warning,
+        "administration": administration_facts(drug),
     }
     unit = schedule.measure_unit
     bands = tuple(
@@ -233,3 +236,26 @@ def _volume(row: HydrationRow) -> str:
     if row.volume_ml_min == row.volume_ml_max:
         return f"{row.volume_ml_min:g}"
     return f"{row.volume_ml_min:g}–{row.volume_ml_max:g}"
+
+
+def administration_facts(drug: Drug) -> AdministrationFacts:
+    """The drug's infusion and hydration facts, for its structured dosage."""
+    a = drug.administration
+    return AdministrationFacts(
+        infusion_minutes_min=a.infusion_minutes_min,
+        infusion_minutes_default=a.infusion_minutes_default,
+        max_rate_mg_per_kg_per_min=a.max_rate_mg_per_kg_per_min,
+        max_concentration_mg_per_ml=a.max_concentration_mg_per_ml,
+        central_line_concentration_mg_per_ml=a.central_line_concentration_mg_per_ml,
+        peripheral_line_concentration_mg_per_ml=a.peripheral_line_concentration_mg_per_ml,
+        first_dose_hydration=None
+        if drug.first_dose_hydration is None
+        else _band(drug.first_dose_hydration),
+        hydration=tuple(_band(row) for row in drug.hydration),
+    )
+
+
+def _band(row: HydrationRow) -> HydrationBand:
+    return HydrationBand(
+        row.min_mg_per_kg, row.max_mg_per_kg, row.volume_ml_min, row.volume_ml_max, row.fluid
+    )

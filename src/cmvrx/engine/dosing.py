@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cmvrx.engine.dose_table import Table, table
-from cmvrx.engine.predicates import GANCICLOVIR_CLASS, Situation
+from cmvrx.engine.predicates import Situation
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Band, DoseRow, Drug, Schedule
 from cmvrx.model.patient import Case
@@ -82,7 +82,7 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
     """This patient's dose of ``drug_id`` in ``phase``, or the reason there is none."""
     t = table(s.knowledge, drug_id, phase, column_of(s.facts.case, s.pediatric, drug_id, phase))
     schedule = t.schedule
-    if check_counts and drug_id in GANCICLOVIR_CLASS:
+    if check_counts and drug_id in s.knowledge.vocabulary_sets["ganciclovir_class"]:
         blocked = _counts_problem(s)
         if blocked is not None:
             return _outcome(t, rule_id=f"{schedule.id}#blood-counts", **blocked)
@@ -101,7 +101,7 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
             band=band_text,
             reason=row.reason or "",
             note=row.note or "",
-            instead=_instead(drug_id),
+            instead=s.knowledge.instead(drug_id),
         )
     return _dose(s, t, row, rule_id, basis, band_text)
 
@@ -237,15 +237,6 @@ def _ml(volume: float) -> str:
     """A volume for display: whole mL from 10 mL, else two significant digits — a small
     child's volume is never shown as '0 mL' (H48)."""
     return f"{volume:.0f}" if volume >= 10 else f"{volume:.2g}"
-
-
-def _instead(drug_id: str) -> str:
-    return {
-        "valganciclovir": "IV ganciclovir at the renally adjusted dose",
-        "foscarnet": "ganciclovir if usable; otherwise specialist review",
-        "ganciclovir": "foscarnet if usable; otherwise specialist review",
-        "cidofovir": "specialist review",
-    }.get(drug_id, "specialist review")
 
 
 def per_kg_renal_refusal(k: Knowledge, renal: RenalFunction, column: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from cmvrx import __version__
+from cmvrx._version import __version__
 from cmvrx.engine import plan_items
 from cmvrx.engine import renal as renal_fn
 from cmvrx.engine.dosing import column_of, dose_for, per_kg_renal_refusal

@@ -16,27 +16,6 @@ from cmvrx.engine.intake import Facts
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.plan import RenalFunction
 
-CNS_SITES = frozenset({"encephalitis", "ventriculitis", "myelitis", "polyradiculopathy"})
-GI_SITES = frozenset({"colitis", "esophagitis", "gastrointestinal_other"})
-GANCICLOVIR_CLASS = frozenset({"ganciclovir", "valganciclovir"})
-CALCINEURIN_OR_MTOR = frozenset(
-    {"tacrolimus", "cyclosporine", "ciclosporin", "sirolimus", "everolimus"}
-)
-IMMUNOSUPPRESSANTS = CALCINEURIN_OR_MTOR | frozenset(
-    {
-        "mycophenolate",
-        "azathioprine",
-        "prednisone",
-        "prednisolone",
-        "methylprednisolone",
-        "belatacept",
-        "basiliximab",
-        "antithymocyte globulin",
-        "alemtuzumab",
-        "ruxolitinib",
-    }
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Situation:
@@ -66,7 +45,7 @@ class Situation:
 
 
 def _cns(s: Situation) -> bool:
-    return bool(s.sites & CNS_SITES)
+    return bool(s.sites & s.knowledge.vocabulary_sets["cns_sites"])
 
 
 def ganciclovir_unusable(s: Situation) -> bool:
@@ -197,7 +176,7 @@ PREDICATES: Mapping[str, Predicate] = {
     "sight_threatening_retinitis": lambda s: (
         "retinitis" in s.sites and bool(s.facts.case.disease.retinitis_sight_threatening)
     ),
-    "gi_disease": lambda s: bool(s.sites & GI_SITES),
+    "gi_disease": lambda s: bool(s.sites & s.knowledge.vocabulary_sets["gi_sites"]),
     "pediatric": lambda s: s.pediatric,
     "congenital_cmv": lambda s: s.facts.case.disease.congenital is True,
     "congenital_status_unknown_infant": _congenital_unknown_infant,
@@ -215,8 +194,13 @@ PREDICATES: Mapping[str, Predicate] = {
     ),
     "transplant": _transplant,
     "hiv_positive_not_transplant": lambda s: _hiv(s) and not _transplant(s),
-    "immunosuppressed": lambda s: _transplant(s) or bool(s.facts.medications & IMMUNOSUPPRESSANTS),
-    "on_calcineurin_or_mtor_inhibitor": lambda s: bool(s.facts.medications & CALCINEURIN_OR_MTOR),
+    "immunosuppressed": lambda s: (
+        _transplant(s)
+        or bool(s.facts.medications & s.knowledge.vocabulary_sets["immunosuppressants"])
+    ),
+    "on_calcineurin_or_mtor_inhibitor": lambda s: bool(
+        s.facts.medications & s.knowledge.vocabulary_sets["calcineurin_or_mtor"]
+    ),
     "on_hemodialysis": lambda s: s.renal.dialysis == "intermittent_hemodialysis",
     "no_label_renal_dose": lambda s: s.renal.dialysis in ("crrt", "peritoneal"),
     "renal_impairment": _renal_impairment,
@@ -242,7 +226,8 @@ PREDICATES: Mapping[str, Predicate] = {
     "foscarnet_maintenance_option": _foscarnet_maintenance_option,
     "cidofovir_in_plan": lambda s: "cidofovir" in s.regimen_drugs,
     "ganciclovir_class_in_plan": lambda s: (
-        bool(s.regimen_drugs & GANCICLOVIR_CLASS) or s.step_down_offered
+        bool(s.regimen_drugs & s.knowledge.vocabulary_sets["ganciclovir_class"])
+        or s.step_down_offered
     ),
     "step_down_regimen": lambda s: s.step_down_offered,
     "single_agent_cns_regimen": lambda s: (

@@ -58,8 +58,9 @@ def _case(fields: Mapping[str, Any], as_of: datetime) -> Case:
     try:
         return Case.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(first["msg"], field=".".join(map(str, first["loc"]))) from exc
+        from cmvrx.documents import input_error
+
+        raise input_error(exc) from exc
 
 
 def quick_dose(

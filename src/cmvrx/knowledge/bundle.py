@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -11,6 +12,9 @@ from cmvrx.knowledge.files import (
     CourseFile,
     CourseRule,
     MaintenanceFile,
+    OrderRule,
+    OrdersFile,
+    VocabulariesFile,
 )
 from cmvrx.knowledge.schema import (
     Alert,
@@ -32,7 +36,18 @@ T = TypeVar("T")
 _NOT_BUILT = object()
 
 
-@dataclass(frozen=True, slots=True)
+_MEMOS: dict[int, dict[tuple[str, ...], Any]] = {}
+
+
+def _memo_of(k: Knowledge) -> dict[tuple[str, ...], Any]:
+    found = _MEMOS.get(id(k))
+    if found is None:
+        found = _MEMOS[id(k)] = {}
+        weakref.finalize(k, _MEMOS.pop, id(k), None)  # before the id can be reused
+    return found
+
+
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Knowledge:
     """Everything cmvrx knows, stamped with its version and content hash."""
 
@@ -54,19 +69,40 @@ class Knowledge:
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     course: CourseFile | None = None
     numbers: Mapping[str, float] = field(default_factory=dict)  # numeric parameters, for speed
-    # Values derived from this knowledge alone (schedule lookups, band texts, constant
-    # output items), computed on first use by the engine: a warm plan must not rebuild
-    # them per call. Keys are tuples of knowledge ids, never patient data.
-    memo: dict[tuple[str, ...], Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    orders: OrdersFile | None = None
+    vocabularies: VocabulariesFile | None = None
+    vocabulary_sets: Mapping[str, frozenset[str]] = field(default_factory=dict)  # for speed
+
+    @property
+    def memo(self) -> dict[tuple[str, ...], Any]:
+        """Values derived from this knowledge alone (schedule lookups, band texts, constant
+        output items), computed on first use by the engine: a warm plan must not rebuild
+        them per call. Keys are tuples of knowledge ids, never patient data. Kept beside
+        the object (by identity), not in it: a Knowledge holds no mutable state and
+        pickles; a copy (an unpickled one on a worker) builds its own on first use."""
+        return _memo_of(self)
 
     def derived(self, key: tuple[str, ...], build: Callable[[Knowledge], T]) -> T:
         """``build(self)``, computed once per knowledge and kept under ``key``."""
-        found: Any = self.memo.get(key, _NOT_BUILT)
+        memo = _MEMOS.get(id(self)) or _memo_of(self)
+        found: Any = memo.get(key, _NOT_BUILT)
         if found is _NOT_BUILT:  # None is a value: "not applicable" is worth keeping too
-            found = self.memo[key] = build(self)
+            found = memo[key] = build(self)
         return found  # type: ignore[no-any-return]
+
+    def vocabulary(self, vocabulary_id: str) -> frozenset[str]:
+        """The items of a vocabulary of vocabularies.toml, as a set."""
+        found = self.vocabulary_sets.get(vocabulary_id)
+        if found is None:
+            raise KnowledgeError(f"vocabularies.toml: no vocabulary {vocabulary_id!r}")
+        return found
+
+    def instead(self, drug_id: str) -> str:
+        """What to use instead of ``drug_id`` when its label row refuses it."""
+        for item in self.vocabularies.instead if self.vocabularies else ():
+            if item.drug == drug_id:
+                return item.text
+        return "specialist review"
 
     def param(self, name: str) -> Parameter:
         try:
@@ -92,9 +128,10 @@ class Knowledge:
     def schedule_for(self, drug_id: str, phase: str, column: str) -> Schedule:
         """The schedule of ``drug_id`` for ``phase``: ``column`` if it has one, else 'standard'."""
         key = ("schedule_for", drug_id, phase, column)
-        found: Schedule | None = self.memo.get(key)
+        memo = _MEMOS.get(id(self)) or _memo_of(self)
+        found: Schedule | None = memo.get(key)
         if found is None:
-            found = self.memo[key] = self._find_schedule(drug_id, phase, column)
+            found = memo[key] = self._find_schedule(drug_id, phase, column)
         return found
 
     def _find_schedule(self, drug_id: str, phase: str, column: str) -> Schedule:
@@ -118,3 +155,15 @@ class Knowledge:
                 if rule.id == rule_id:
                     return rule
         raise KnowledgeError(f"course.toml: no rule {rule_id!r}")
+
+    def order_rule(self, rule_id: str) -> OrderRule:
+        """An order-check rule of orders.toml by id."""
+        rules: dict[str, OrderRule] | None = self.memo.get(("order_rules",))
+        if rules is None:
+            rules = self.memo[("order_rules",)] = {
+                r.id: r for r in (self.orders.rule if self.orders else ())
+            }
+        found = rules.get(rule_id)
+        if found is None:
+            raise KnowledgeError(f"orders.toml: no rule {rule_id!r}")
+        return found

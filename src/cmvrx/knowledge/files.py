@@ -101,3 +101,62 @@ class Genotype(StrictModel):
 class CourseFile(StrictModel):
     genotype: Genotype
     rule: tuple[CourseRule, ...]
+
+
+class OrderRule(StrictModel):
+    """A finding the order check can raise (orders.toml): severity, grade and sources."""
+
+    id: str
+    severity: Literal["info", "warning", "critical"]
+    title: str
+    grade: Grade
+    cite: Cite
+
+
+class Combination(StrictModel):
+    """Drugs that must not be ordered together: ``duplicate`` therapy or ``forbidden``."""
+
+    id: str
+    kind: Literal["duplicate", "forbidden"]
+    drugs: Annotated[tuple[str, ...], Field(min_length=2)]
+    reason: str
+    cite: Cite
+
+
+class Unusable(StrictModel):
+    """``drugs`` cannot be used for a patient for whom every ``when`` predicate holds."""
+
+    id: str
+    drugs: Annotated[tuple[str, ...], Field(min_length=1)]
+    when: Annotated[tuple[str, ...], Field(min_length=1)]
+    reason: str
+    cite: Cite
+
+
+class OrdersFile(StrictModel):
+    rule: tuple[OrderRule, ...]
+    combination: tuple[Combination, ...] = ()
+    unusable: tuple[Unusable, ...] = ()
+
+
+class Vocabulary(StrictModel):
+    """A named set of drugs or sites the rules use (vocabularies.toml)."""
+
+    id: str
+    description: str
+    items: Annotated[tuple[str, ...], Field(min_length=1)]
+    grade: Grade
+    cite: Cite
+
+
+class Instead(StrictModel):
+    """What to use instead of ``drug`` when its label row says not recommended."""
+
+    drug: str
+    text: str
+    cite: Cite
+
+
+class VocabulariesFile(StrictModel):
+    vocabulary: tuple[Vocabulary, ...]
+    instead: tuple[Instead, ...] = ()

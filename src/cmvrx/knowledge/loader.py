@@ -29,10 +29,13 @@ from cmvrx.knowledge.files import (
     CourseFile,
     MaintenanceFile,
     MonitoringFile,
+    OrdersFile,
     ParametersFile,
     RegimensFile,
     ResistanceFile,
+    VocabulariesFile,
 )
+from cmvrx.knowledge.predicate_names import PREDICATE_NAMES
 from cmvrx.knowledge.schema import (
     Drug,
     Grade,
@@ -51,6 +54,20 @@ OTHER_FILES = (
     "resistance",
     "maintenance",
     "course",
+    "orders",
+    "vocabularies",
+)
+
+#: The vocabularies the engine reads (vocabularies.toml must define each).
+REQUIRED_VOCABULARIES = frozenset(
+    {
+        "cns_sites",
+        "gi_sites",
+        "ganciclovir_class",
+        "calcineurin_or_mtor",
+        "immunosuppressants",
+        "renally_dosed",
+    }
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -97,6 +114,7 @@ def load(
     params = _validate("parameters", ParametersFile, data["parameters"])
     parameters = _apply_overrides(params.parameter, overrides or {})
     drugs = {n: _validate(n, Drug, data[n]) for n in DRUG_FILES}
+    vocabularies = _validate("vocabularies", VocabulariesFile, data["vocabularies"])
     for name, drug in drugs.items():
         if drug.id != name:
             raise KnowledgeError(f"{name}.toml: id: {drug.id!r} does not match the file name")
@@ -124,6 +142,9 @@ def load(
             if isinstance(p.value, int | float) and not isinstance(p.value, bool)
         },
         course=_validate("course", CourseFile, data["course"]),
+        orders=_validate("orders", OrdersFile, data["orders"]),
+        vocabularies=vocabularies,
+        vocabulary_sets={v.id: frozenset(v.items) for v in vocabularies.vocabulary},
     )
     _check(knowledge)
     return knowledge
@@ -209,6 +230,9 @@ def _check_unique_ids(k: Knowledge) -> None:
         *(m.id for m in k.monitoring),
         *(r.id for r in k.resistance),
         *(r.id for r in (k.course.rule if k.course else ())),
+        *(r.id for r in (k.orders.rule if k.orders else ())),
+        *(c.id for c in (k.orders.combination if k.orders else ())),
+        *(u.id for u in (k.orders.unusable if k.orders else ())),
     ]
     seen: set[str] = set()
     for item in ids:
@@ -246,6 +270,8 @@ def _check_citations(k: Knowledge) -> None:
         "resistance": k.resistance,
         "maintenance": k.maintenance,
         "course": k.course,
+        "orders": k.orders,
+        "vocabularies": k.vocabularies,
         **{d.id: d for d in k.drugs.values()},
     }
     for root, obj in roots.items():
@@ -256,11 +282,9 @@ def _check_citations(k: Knowledge) -> None:
 
 
 def _check_references(k: Knowledge) -> None:
-    from cmvrx.engine.predicates import PREDICATES  # the closed predicate vocabulary
-
     def known(where: str, names: tuple[str, ...]) -> None:
         for name in names:
-            if name not in PREDICATES:
+            if name not in PREDICATE_NAMES:
                 raise KnowledgeError(f"{where}: unknown predicate {name!r}")
 
     for rule in k.rules:
@@ -291,3 +315,13 @@ def _check_references(k: Knowledge) -> None:
         for criterion in k.criteria(kind):
             known(f"maintenance.toml: {criterion.id}", (*criterion.when, *criterion.unless))
         k.drug(option.drug)
+    missing = sorted(REQUIRED_VOCABULARIES - set(k.vocabulary_sets))
+    if missing:
+        raise KnowledgeError(f"vocabularies.toml: missing vocabulary {', '.join(missing)}")
+    for unusable in k.orders.unusable if k.orders else ():
+        known(f"orders.toml: unusable {unusable.id}", unusable.when)
+        for drug in unusable.drugs:
+            k.drug(drug)
+    for combination in k.orders.combination if k.orders else ():
+        for drug in combination.drugs:
+            k.drug(drug)

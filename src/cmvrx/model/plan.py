@@ -8,10 +8,12 @@ sources; the plan carries the knowledge version and hash and its ``as_of``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
+
+from cmvrx.model.dosage import AdministrationFacts, from_drug_dose
 
 DISCLAIMER = (
     "cmvrx is clinical decision support, not a prescriber: every recommendation must be "
@@ -76,6 +78,9 @@ class DrugDose:
     instead: str = ""
     measure: str = ""
     not_confirmed: tuple[str, ...] = ()
+    # The drug's administration facts (infusion, hydration) from the knowledge, from which
+    # the structured ``dosage`` of the JSON is built; not itself in the JSON.
+    administration: AdministrationFacts | None = field(default=None, compare=False, repr=False)
 
 
 #: The default of every DrugDose field that has one: start a ``drug_dose_from`` mapping here.
@@ -210,7 +215,13 @@ class Plan:
     sources: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form (datetimes as ISO 8601 strings)."""
+        """The JSON-ready form (datetimes as ISO 8601 strings); each dose carries its
+        structured ``dosage`` (docs/plan-json.md)."""
+        return _json_dict(self)
+
+    def to_dict_via_asdict(self) -> dict[str, Any]:
+        """The former, slow serialiser (``dataclasses.asdict``), kept to prove the fast
+        one equal (tests/test_plan_json.py): no ``dosage``, with ``administration``."""
         return jsonable(asdict(self))  # type: ignore[no-any-return]
 
 
@@ -223,3 +234,49 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...] | None:
+    """The JSON field names of a dataclass type (None for any other type), read once."""
+    found = _FIELD_NAMES.get(cls)
+    if found is None:
+        if not is_dataclass(cls):
+            return None
+        found = _FIELD_NAMES[cls] = tuple(
+            f.name for f in fields(cls) if not (cls is DrugDose and f.name == "administration")
+        )
+    return found
+
+
+def _json_value(value: Any) -> Any:
+    """``jsonable(asdict(value))`` without asdict's deep copies: dispatch on the exact
+    type, field names read once per class, tuples of strings copied as lists."""
+    t = type(value)
+    if t in _SCALARS:
+        return value
+    if t is tuple or t is list:
+        for v in value:
+            if type(v) is not str:
+                return [_json_value(v) for v in value]
+        return list(value)
+    if t is dict:
+        return {k: _json_value(v) for k, v in value.items()}
+    if t is datetime:
+        return value.isoformat()
+    if _names(t) is not None:
+        return _json_dict(value)
+    return value
+
+
+def _json_dict(obj: Any) -> dict[str, Any]:
+    names = _names(type(obj))
+    assert names is not None
+    out = {name: _json_value(getattr(obj, name)) for name in names}
+    if type(obj) is DrugDose:
+        dosage = from_drug_dose(obj)
+        out["dosage"] = None if dosage is None else dosage.to_dict()
+    return out

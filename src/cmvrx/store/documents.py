@@ -13,10 +13,10 @@ mapping with an ``events`` list. Pure: parsing and validation, no database.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from cmvrx.documents import parse_document as parse_document  # the one reader (re-exported)
 from cmvrx.errors import InputError
 from cmvrx.model.course import Course, Event
 from cmvrx.model.patient import Case
@@ -28,21 +28,6 @@ from cmvrx.store.validation import (
 )
 
 _COURSE_KEYS = {"course_id", "baseline", "events"}
-
-
-def parse_document(text: str, *, name: str) -> Any:
-    """YAML or JSON (JSON first when it looks like JSON: its parser is faster and stricter)."""
-    import yaml
-
-    if text.lstrip().startswith(("{", "[")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            pass  # a YAML flow mapping such as {kind: note, …}
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML/JSON: {' '.join(str(exc).split())}", field=name) from exc
 
 
 def course_from_document(data: object) -> tuple[str, Case, list[Event]]:

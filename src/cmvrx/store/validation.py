@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from cmvrx.documents import input_error
 from cmvrx.engine.course_events import check_event
 from cmvrx.errors import InputError
 from cmvrx.knowledge.bundle import Knowledge
@@ -161,15 +162,4 @@ def check_assessment_json(text: object) -> str:
 
 
 def _input_error(exc: ValidationError, prefix: str, *, tag: object = None) -> InputError:
-    first = exc.errors()[0]
-    loc = [str(part) for part in first["loc"]]
-    message = first["msg"]
-    if first["type"] == "union_tag_not_found":
-        loc, message = ["kind"], f"missing; one of: {', '.join(EVENT_KINDS)}"
-    elif first["type"] == "union_tag_invalid":
-        loc, message = ["kind"], f"unknown kind {tag!r}; one of: {', '.join(EVENT_KINDS)}"
-    elif loc and tag is not None and loc[0] == str(tag):
-        loc = loc[1:]  # pydantic puts the discriminator value first; the user never wrote it
-    where = ".".join([prefix, *loc])
-    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-    return InputError(f"{message}{more}", field=where)
+    return input_error(exc, prefix, tag=tag, kinds=EVENT_KINDS)

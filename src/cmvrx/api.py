@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -48,32 +47,28 @@ def load_case(source: Case | Mapping[str, Any] | str | Path) -> Case:
 
 
 def _read_document(source: Mapping[str, Any] | str | Path, what: str) -> object:
-    """The parsed YAML/JSON document behind a mapping, a file path, or text."""
+    """The parsed YAML/JSON document behind a mapping, a file path, or text — through the
+    one bounded reader (``cmvrx.reader``: size, depth, encoding, duplicate keys)."""
+    from cmvrx import reader
+
     if isinstance(source, Path) or (
         isinstance(source, str)
         and "\n" not in source
         and source.endswith((".yaml", ".yml", ".json"))
     ):
         path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot read {what} file: {exc.strerror}", field=str(path)) from exc
-        return _parse_text(text, json_first=path.suffix == ".json")
+        text = reader.read_file(path, what=what)
+        return reader.parse(text, name=str(path), json_first=path.suffix == ".json" or None)
     if isinstance(source, str):
-        return _parse_text(source, json_first=source.lstrip().startswith("{"))
+        return _parse_text(source, what=what)
     return source
 
 
-def _parse_text(text: str, *, json_first: bool) -> object:
-    import yaml
+def _parse_text(text: str, *, what: str = "case") -> object:
+    """A document given as text (YAML or JSON)."""
+    from cmvrx import reader
 
-    try:
-        return json.loads(text) if json_first else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(
-            f"the case is not valid {'JSON' if json_first else 'YAML'}: {exc}"
-        ) from exc
+    return reader.parse(text, name=what)
 
 
 def _validated(model: type[M], data: object, what: str) -> M:
@@ -190,9 +185,27 @@ def chart_course(
     from cmvrx.chart import draw_course
 
     _require_aware(as_of)
-    return draw_course(
-        load_course(course), load_knowledge(), as_of=as_of, png_path=png_path, svg_path=svg_path
-    )
+    png, svg = _output_path(png_path, "png_path"), _output_path(svg_path, "svg_path")
+    try:
+        return draw_course(
+            load_course(course), load_knowledge(), as_of=as_of, png_path=png, svg_path=svg
+        )
+    except OSError as exc:
+        raise InputError(f"cannot write the chart: {exc.strerror or exc}", field="chart") from exc
+
+
+def _output_path(path: str | Path | None, field: str) -> Path | None:
+    """An output file whose folder exists (a clear error, not a traceback, when it does not)."""
+    if path is None:
+        return None
+    target = Path(path)
+    if target.name in ("", ".", ".."):
+        raise InputError(f"{str(path)!r} is not a file name", field=field)
+    if not target.parent.is_dir():
+        raise InputError(f"the folder {str(target.parent)!r} does not exist", field=field)
+    if target.is_dir():
+        raise InputError(f"{str(path)!r} is a folder", field=field)
+    return target
 
 
 def _require_aware(as_of: datetime) -> None:

@@ -48,12 +48,11 @@ def _store(db: str | None) -> Iterator[CourseStore]:
 
 def _read(source: str) -> str:
     """A file's text, or stdin for ``-``."""
+    from cmvrx import reader
+
     if source == "-":
-        return sys.stdin.read()
-    try:
-        return Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror}", field=source) from exc
+        return reader.read_stream(sys.stdin.buffer)
+    return reader.read_file(source)
 
 
 def _console() -> Console:
@@ -80,7 +79,9 @@ def new(
 ) -> None:
     """Start a course from a baseline case."""
     from cmvrx.api import load_case
+    from cmvrx.store.validation import check_course_id
 
+    check_course_id(course_id)  # before any file or database is touched
     baseline = load_case(Path(case))
     with _store(db) as store:
         store.create_course(course_id, baseline)
@@ -231,7 +232,10 @@ def chart(
 
     when = _parse_as_of(as_of)
     if png is None and svg is None:
-        png, svg = f"{course_id}.png", f"{course_id}.svg"
+        from cmvrx.store.validation import check_course_id
+
+        stem = check_course_id(course_id)  # a safe file-name stem: no '/', no '..'
+        png, svg = f"{stem}.png", f"{stem}.svg"
     with _store(db) as store:
         course = store.get_course(course_id)
     written = api.chart_course(course, as_of=when, png_path=png, svg_path=svg)

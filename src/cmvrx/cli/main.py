@@ -95,6 +95,13 @@ def _parse_overrides(items: list[str]) -> dict[str, float]:
     return overrides
 
 
+def _stdin_text() -> str:
+    """Standard input, through the bounded reader (size and encoding checked)."""
+    from cmvrx import reader
+
+    return reader.read_stream(sys.stdin.buffer)
+
+
 def _print_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -137,7 +144,7 @@ def plan(
     """The complete treatment plan for one patient: regimen, doses, monitoring, maintenance."""
     when = _parse_as_of(as_of)
     overrides = _parse_overrides(override or [])
-    source: str | Path = sys.stdin.read() if case == "-" else Path(case)
+    source: str | Path = _stdin_text() if case == "-" else Path(case)
     knowledge = api.load_knowledge(overrides) if overrides else None
     result = api.plan(api.load_case(source), as_of=when, knowledge=knowledge)
     if json_output:

@@ -201,7 +201,7 @@ EACH_DRUG = [
     ("valganciclovir", "maintenance", []),
     ("foscarnet", "induction", ["--column", "90_q12h"]),
     ("foscarnet", "maintenance", ["--column", "120_per_day"]),
-    ("cidofovir", "induction", []),
+    ("cidofovir", "induction", ["--urine-dipstick", "negative"]),
     ("letermovir", "prophylaxis", ["--medication", "cyclosporine"]),
     ("maribavir", "refractory_treatment", []),
 ]
@@ -213,6 +213,7 @@ def test_dose_each_drug(drug: str, phase: str, extra: list[str]) -> None:
         drug, phase=phase, as_of=AS_OF_DT, weight_kg=70, creatinine=1.0, age_years=50,
         sex="male", column=extra[1] if extra[:1] == ["--column"] else None,
         medications=tuple(extra[1:2]) if extra[:1] == ["--medication"] else (),
+        urine_dipstick=extra[1] if extra[:1] == ["--urine-dipstick"] else None,
     )  # fmt: skip
     assert expected.status == "dose"
     human = invoke("dose", drug, "--phase", phase, *ADULT, *extra)

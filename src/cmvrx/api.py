@@ -111,9 +111,15 @@ def dose(
     height_cm: float | None = None,
     column: str | None = None,
     medications: tuple[str, ...] = (),
+    urine_protein_mg_dl: float | None = None,
+    urine_dipstick: str | None = None,
+    low_birth_weight: bool | None = None,
     knowledge: Knowledge | None = None,
 ) -> DrugDose:
-    """A quick single-drug dose calculation (blood counts are not checked here)."""
+    """A quick single-drug dose calculation through every eligibility rule the plan
+    applies to the drug (cidofovir needs urine protein; infants' valganciclovir needs
+    ``low_birth_weight``). Checks it cannot make without a full case (blood counts,
+    disease site, resistance, …) are listed in ``DrugDose.not_checked``."""
     from cmvrx.engine.quick import quick_dose
 
     _require_aware(as_of)
@@ -128,6 +134,9 @@ def dose(
         "height_cm": height_cm,
         "column": column,
         "medications": medications,
+        "urine_protein_mg_dl": urine_protein_mg_dl,
+        "urine_dipstick": urine_dipstick,
+        "low_birth_weight": low_birth_weight,
     }
     return quick_dose(k, drug, phase, as_of, fields)
 

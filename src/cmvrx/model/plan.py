@@ -76,6 +76,8 @@ class DrugDose:
     instead: str = ""
     measure: str = ""
     not_confirmed: tuple[str, ...] = ()
+    #: Eligibility checks that could not be made for want of input (quick doses).
+    not_checked: tuple[str, ...] = ()
 
 
 #: The default of every DrugDose field that has one: start a ``drug_dose_from`` mapping here.

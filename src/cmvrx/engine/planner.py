@@ -13,6 +13,7 @@ from datetime import datetime
 from cmvrx import __version__
 from cmvrx.engine import plan_items
 from cmvrx.engine import renal as renal_fn
+from cmvrx.engine.body_size import body_size_parameters
 from cmvrx.engine.dosing import column_of, dose_for, per_kg_renal_refusal
 from cmvrx.engine.eligibility import cidofovir_checks, first_refusal
 from cmvrx.engine.intake import Facts, read_facts
@@ -230,6 +231,7 @@ def _not_confirmed(
 def _parameters_in_use(s: Situation) -> tuple[str, ...]:
     """The NOT CONFIRMED-capable parameters that shaped this plan."""
     names = ["creatinine_max_age_hours", "blood_count_max_age_hours"]
+    names.extend(body_size_parameters(s.knowledge, s.facts.age_years, s.facts.height_cm))
     if s.renal.ideal_weight_kg is not None:
         names.append("obesity_ratio_to_ideal_weight")
     if s.renal.weight_basis == "adjusted":

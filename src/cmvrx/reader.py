@@ -50,25 +50,29 @@ class DocumentLimitError(InputError):
 
 
 def read_file(path: str | Path, *, what: str = "document") -> str:
-    """The text of a regular file of at most ``MAX_BYTES``, decoded as UTF-8."""
+    """The text of a regular file of at most ``MAX_BYTES``, decoded as UTF-8.
+
+    Opened non-blocking and checked with ``fstat`` before reading: a FIFO or a device
+    is refused at once instead of blocking or streaming for ever."""
+    import os
+
     name = str(path)
     try:
-        with open(path, "rb") as handle:  # noqa: PTH123 - fstat on the opened handle
-            mode = _fstat_mode(handle)
-            if not stat.S_ISREG(mode):
-                raise DocumentLimitError(
-                    f"the {what} is not a regular file (a device, pipe or folder)", field=name
-                )
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} file: {exc.strerror}", field=name) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DocumentLimitError(
+                f"the {what} is not a regular file (a device, pipe or folder)", field=name
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read the {what} file: {exc.strerror}", field=name) from exc
+    finally:
+        os.close(fd)
     return decode(data, name=name)
-
-
-def _fstat_mode(handle: IO[bytes]) -> int:
-    import os
-
-    return os.fstat(handle.fileno()).st_mode
 
 
 def read_stream(stream: IO[bytes], *, name: str = "stdin") -> str:

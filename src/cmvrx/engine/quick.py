@@ -114,7 +114,10 @@ def _case(fields: Mapping[str, Any], as_of: datetime) -> Case:
         return Case.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InputError(first["msg"], field=".".join(map(str, first["loc"]))) from exc
+        loc = [str(part) for part in first["loc"]]
+        if loc[-1:] == ["value"]:  # the quantity, i.e. the command-line option
+            loc = loc[:-1]
+        raise InputError(first["msg"], field=".".join(loc)) from exc
 
 
 def _check_column(k: Knowledge, drug: str, phase: str, column: str | None) -> None:

@@ -201,9 +201,10 @@ def parse_yaml(text: str, *, name: str) -> object:
     """YAML with the limits above; a syntax error names the line."""
     import yaml
 
-    loader = _loader_class()(text)
-    loader.document_name = name
+    loader: Any = None
     try:
+        loader = _loader_class()(text)  # the reader checks the characters here already
+        loader.document_name = name
         return loader.get_single_data()
     except DocumentLimitError:
         raise
@@ -214,7 +215,8 @@ def parse_yaml(text: str, *, name: str) -> object:
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. !!int "x", 2026-13-45
         raise InputError(f"not valid YAML: {' '.join(str(exc).split())}", field=name) from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 _LOADER: Any = None

@@ -133,8 +133,13 @@ def cases(draw: st.DrawFn, *, adult: bool | None = None) -> dict[str, object]:
     is_adult = draw(st.booleans()) if adult is None else adult
     age = draw(adult_ages if is_adult else child_ages)
     sex = draw(sexes)
-    weight = draw(adult_weights_kg if is_adult else _floats(8.0, 90.0))
     height = draw(adult_heights_cm if is_adult else child_heights_cm)
+    # a child's weight from a BMI that a child can have (impossible sizes are refused)
+    weight = draw(adult_weights_kg if is_adult else _floats(12.0, 30.0).map(
+        lambda bmi: round(max(8.0, min(90.0, bmi * (height / 100) ** 2)), 2)
+    ))  # fmt: skip
+    if age < 2:
+        weight = min(weight, 25.0)  # heights are drawn independently of age
     scr_value, scr_unit = draw(creatinine_with_unit)
     dialysis = draw(dialysis_states)
     renal: dict[str, object] = {"dialysis": dialysis}

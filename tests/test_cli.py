@@ -201,7 +201,7 @@ EACH_DRUG = [
     ("valganciclovir", "maintenance", []),
     ("foscarnet", "induction", ["--column", "90_q12h"]),
     ("foscarnet", "maintenance", ["--column", "120_per_day"]),
-    ("cidofovir", "induction", []),
+    ("cidofovir", "induction", ["--urine-dipstick", "negative"]),
     ("letermovir", "prophylaxis", ["--medication", "cyclosporine"]),
     ("maribavir", "refractory_treatment", []),
 ]
@@ -213,6 +213,7 @@ def test_dose_each_drug(drug: str, phase: str, extra: list[str]) -> None:
         drug, phase=phase, as_of=AS_OF_DT, weight_kg=70, creatinine=1.0, age_years=50,
         sex="male", column=extra[1] if extra[:1] == ["--column"] else None,
         medications=tuple(extra[1:2]) if extra[:1] == ["--medication"] else (),
+        urine_dipstick=extra[1] if extra[:1] == ["--urine-dipstick"] else None,
     )  # fmt: skip
     assert expected.status == "dose"
     human = invoke("dose", drug, "--phase", phase, *ADULT, *extra)
@@ -455,10 +456,17 @@ def test_subprocess_user_error_is_one_line_without_traceback() -> None:
     assert "--weight" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("cmvrx") is None, reason="console script not on PATH")
+def _console_script() -> str:
+    """The installed ``cmvrx`` script: beside this interpreter (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / "cmvrx"
+    found = str(beside) if beside.exists() else shutil.which("cmvrx")
+    assert found, "the cmvrx console script is not installed (pip install -e .)"
+    return found
+
+
 def test_console_script() -> None:
     result = subprocess.run(
-        ["cmvrx", "version"], capture_output=True, text=True, timeout=60, check=False
+        [_console_script(), "version"], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0
     assert result.stdout.startswith(f"cmvrx {cmvrx.__version__}")

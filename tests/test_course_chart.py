@@ -15,7 +15,7 @@ import pytest
 
 import cmvrx
 
-pytest.importorskip("matplotlib")
+pytest.importorskip("matplotlib", reason="optional component missing: matplotlib (extra 'course')")
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "course_cases"
@@ -66,7 +66,9 @@ def test_import_cmvrx_does_not_import_matplotlib() -> None:
 
 
 def test_cli_course_chart_writes_both_files(tmp_path: Path) -> None:
-    pytest.importorskip("sqlalchemy")
+    pytest.importorskip(
+        "sqlalchemy", reason="optional component missing: sqlalchemy (extra 'course')"
+    )
     db = str(tmp_path / "courses.sqlite")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -360,6 +360,12 @@ def test_foscarnet_per_kg_clearance_ignores_weight(column, weight):
     check_dose(d, FOSCARNET[column][5], weight=weight, per_kg=True, max_key=("foscarnet", column))
 
 
+# Cidofovir (clinical-reference §4, S-CDV-GLOBALRPH): start only if SCr ≤ 1.5 mg/dL AND
+# calculated CrCl > 55 mL/min AND urine protein < 100 mg/dL (< 2+), all within 48 h.
+CDV_MAX_SCR_MG_DL = 1.5
+CDV_MAX_CRCL = 55
+
+
 @pytest.mark.parametrize(
     ("phase", "rows"), [("induction", CDV_INDUCTION), ("maintenance", CDV_MAINTENANCE)]
 )
@@ -374,13 +380,101 @@ def test_foscarnet_per_kg_clearance_ignores_weight(column, weight):
     ],
 )
 def test_cidofovir_crcl_above_55(phase, rows, crcl, row_index, sex, age, weight, unit):
-    row = rows[row_index]
-    scr = in_unit(scr_for_crcl(crcl, age=age, weight=weight, sex=sex), unit)
+    """A dose only where the label allows one: SCr ≤ 1.5 mg/dL and CrCl > 55 mL/min (a
+    CrCl just above 55 for these patients means SCr ≈ 1.6–2.0: contraindicated)."""
+    scr_mg_dl = scr_for_crcl(crcl, age=age, weight=weight, sex=sex)
     d = cmvrx.dose(
         "cidofovir", phase=phase, as_of=AS_OF, weight_kg=weight, age_years=age, sex=sex,
-        creatinine=scr, creatinine_unit=unit,
+        creatinine=in_unit(scr_mg_dl, unit), creatinine_unit=unit, urine_dipstick="negative",
     )  # fmt: skip
-    check_dose(d, row, weight=weight, per_kg=True, max_key=("cidofovir", phase))
+    if scr_mg_dl > CDV_MAX_SCR_MG_DL + 1e-9 or crcl <= CDV_MAX_CRCL:
+        assert d.status == "not_recommended", d
+        assert d.dose_mg is None and d.practical_mg is None
+        assert ("SCr" in d.reason) or ("CrCl" in d.reason), d.reason
+    else:
+        check_dose(d, rows[row_index], weight=weight, per_kg=True, max_key=("cidofovir", phase))
+
+
+def test_cidofovir_scr_2_is_contraindicated_in_a_quick_dose():
+    """Issue 6 item 1: SCr 2.0 mg/dL, CrCl > 55 (age 20, 70 kg) gave 350 mg weekly."""
+    d = cmvrx.dose(
+        "cidofovir", phase="induction", as_of=AS_OF, weight_kg=70, age_years=20, sex="male",
+        creatinine=2.0, urine_dipstick="negative",
+    )  # fmt: skip
+    assert d.status == "not_recommended" and d.dose_mg is None
+    assert "SCr 2 > 1.5 mg/dL" in d.reason
+
+
+@pytest.mark.parametrize(
+    ("protein", "dipstick", "status"),
+    [(None, None, "insufficient_data"), (150.0, None, "not_recommended"),
+     (None, "2+", "not_recommended"), (20.0, None, "dose"), (None, "trace", "dose")],
+)  # fmt: skip
+def test_cidofovir_quick_dose_needs_urine_protein(protein, dipstick, status):
+    d = cmvrx.dose(
+        "cidofovir", phase="induction", as_of=AS_OF, weight_kg=70, age_years=50, sex="male",
+        creatinine=1.0, urine_protein_mg_dl=protein, urine_dipstick=dipstick,
+    )  # fmt: skip
+    assert d.status == status, d
+    assert (d.dose_mg is not None) == (status == "dose")
+    if status == "insufficient_data":
+        assert "urine protein" in d.measure
+    if status == "dose":
+        assert any("CNS" in item for item in d.not_checked)
+
+
+@pytest.mark.parametrize(("age", "weight"), [(8, 30.0), (11.9, 50.0), (30, 34.9)])
+def test_maribavir_quick_dose_below_label_age_or_weight_is_refused(age, weight):
+    """Issue 6 item 1: maribavir is labelled for ≥ 12 years and ≥ 35 kg (S-MBV-LABEL)."""
+    d = cmvrx.dose(
+        "maribavir", phase="refractory_treatment", as_of=AS_OF, weight_kg=weight,
+        age_years=age, sex="male",
+    )  # fmt: skip
+    assert d.status == "not_recommended" and d.dose_mg is None
+    assert d.rule_id == "REF-MARIBAVIR-NOT-REFRACTORY"
+
+
+def test_maribavir_quick_dose_in_label_population_lists_what_was_not_checked():
+    d = cmvrx.dose(
+        "maribavir", phase="refractory_treatment", as_of=AS_OF, weight_kg=70, age_years=40,
+        sex="male",
+    )  # fmt: skip
+    assert d.status == "dose"
+    assert any("REF-MARIBAVIR-NOT-REFRACTORY" in item for item in d.not_checked)
+    assert any("REF-MARIBAVIR-CNS" in item for item in d.not_checked)
+
+
+def test_valganciclovir_quick_dose_on_hemodialysis_is_refused_by_the_plan_rule():
+    d = cmvrx.dose(
+        "valganciclovir", phase="induction", as_of=AS_OF, weight_kg=70, age_years=50,
+        sex="male", dialysis="intermittent_hemodialysis",
+    )  # fmt: skip
+    assert d.status == "not_recommended" and d.dose_mg is None
+
+
+def test_infant_valganciclovir_prevention_with_birth_weight_given():
+    """Every infant was refused: the quick dose had no way to say low birth weight."""
+    common = {"weight_kg": 7.0, "age_years": 0.5, "sex": "male", "creatinine": 0.3}
+    d = cmvrx.dose(
+        "valganciclovir", phase="prevention", as_of=AS_OF, height_cm=65, low_birth_weight=False,
+        **common,
+    )  # fmt: skip
+    assert d.status == "dose" and d.practical_mg is not None
+    with pytest.raises(cmvrx.InsufficientDataError, match="low birth weight"):
+        cmvrx.dose("valganciclovir", phase="prevention", as_of=AS_OF, height_cm=65, **common)
+
+
+def test_adult_valganciclovir_prevention_says_what_is_supported():
+    """Issue 6 item 11: the error was about pediatric height."""
+    with pytest.raises(cmvrx.InputError) as caught:
+        cmvrx.dose(
+            "valganciclovir", phase="prevention", as_of=AS_OF, weight_kg=70, age_years=40,
+            sex="male", creatinine=1.0, height_cm=175,
+        )  # fmt: skip
+    message = str(caught.value)
+    assert caught.value.field == "phase"
+    assert "only for children" in message and "Adult prevention" in message
+    assert "height" not in message.split("(")[0]
 
 
 @pytest.mark.parametrize("drug", ["foscarnet", "cidofovir"])

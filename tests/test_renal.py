@@ -335,7 +335,9 @@ def test_continuous_and_peritoneal_dialysis_have_no_label_dose(
         drug, phase=phase, as_of=AS_OF, weight_kg=70, age_years=50, sex="male",
         creatinine=creatinine, dialysis=dialysis, column=column,
     )  # fmt: skip
-    assert d.status == "no_label_dose"
+    # Cidofovir on any dialysis is contraindicated outright (CrCl ≤ 55 mL/min, label §4),
+    # as the plan's eligibility says; the others have no label dose.
+    assert d.status == ("not_recommended" if drug == "cidofovir" else "no_label_dose")
     assert d.dose_mg is None and d.practical_mg is None and d.dose_per_kg is None
     assert d.interval == "" and d.per_day is None
     assert "hemodialysis" not in d.rule_id

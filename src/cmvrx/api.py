@@ -99,9 +99,15 @@ def dose(
     height_cm: float | None = None,
     column: str | None = None,
     medications: tuple[str, ...] = (),
+    urine_protein_mg_dl: float | None = None,
+    urine_dipstick: str | None = None,
+    low_birth_weight: bool | None = None,
     knowledge: Knowledge | None = None,
 ) -> DrugDose:
-    """A quick single-drug dose calculation (blood counts are not checked here)."""
+    """A quick single-drug dose calculation through every eligibility rule the plan
+    applies to the drug (cidofovir needs urine protein; infants' valganciclovir needs
+    ``low_birth_weight``). Checks it cannot make without a full case (blood counts,
+    disease site, resistance, …) are listed in ``DrugDose.not_checked``."""
     from cmvrx.engine.quick import quick_dose
 
     _require_aware(as_of)
@@ -116,6 +122,9 @@ def dose(
         "height_cm": height_cm,
         "column": column,
         "medications": medications,
+        "urine_protein_mg_dl": urine_protein_mg_dl,
+        "urine_dipstick": urine_dipstick,
+        "low_birth_weight": low_birth_weight,
     }
     return quick_dose(k, drug, phase, as_of, fields)
 
@@ -185,9 +194,27 @@ def chart_course(
     from cmvrx.chart import draw_course
 
     _require_aware(as_of)
-    return draw_course(
-        load_course(course), load_knowledge(), as_of=as_of, png_path=png_path, svg_path=svg_path
-    )
+    png, svg = _output_path(png_path, "png_path"), _output_path(svg_path, "svg_path")
+    try:
+        return draw_course(
+            load_course(course), load_knowledge(), as_of=as_of, png_path=png, svg_path=svg
+        )
+    except OSError as exc:
+        raise InputError(f"cannot write the chart: {exc.strerror or exc}", field="chart") from exc
+
+
+def _output_path(path: str | Path | None, field: str) -> Path | None:
+    """An output file whose folder exists (a clear error, not a traceback, when it does not)."""
+    if path is None:
+        return None
+    target = Path(path)
+    if target.name in ("", ".", ".."):
+        raise InputError(f"{str(path)!r} is not a file name", field=field)
+    if not target.parent.is_dir():
+        raise InputError(f"the folder {str(target.parent)!r} does not exist", field=field)
+    if target.is_dir():
+        raise InputError(f"{str(path)!r} is a folder", field=field)
+    return target
 
 
 def _require_aware(as_of: datetime) -> None:

@@ -201,15 +201,29 @@ def test_a_reference_may_name_an_earlier_event_of_the_same_batch(
 def test_a_held_weight_is_reported_and_confirmed_from_the_cli(tmp_path: Path) -> None:
     db = str(tmp_path / "c.sqlite")
     _ok(cmvrx("course", "new", "c", "--case", str(EXAMPLE_CASE), "--db", db))
-    weight = {"kind": "weight", "at": "2026-11-25T07:00:00Z", "value": 6.3, "unit": "kg"}
+    weight = {"kind": "weight", "at": "2026-11-25T07:00:00Z", "value": 44, "unit": "kg"}
     added = _ok(cmvrx("course", "add", "c", "-", "--db", db, stdin=yaml.safe_dump(weight)))
-    assert "seq 1 (weight 6.3 kg) entered, HELD for review" in added
+    assert "seq 1 (weight 44 kg) entered, HELD for review" in added
     assert "cmvrx course confirm c 1" in added
     held = json.loads(_ok(cmvrx("course", "assess", "c", "--as-of", AS_OF, "--json", "--db", db)))
     assert [(s["seq"], s["status"]) for s in held["set_aside"]] == [(1, "held")]
-    assert held["state"]["weight_kg"] == 64  # the example's baseline weight, not 6.3
-    _ok(cmvrx("course", "confirm", "c", "1", "--note", "neonatal ward: right patient?",
+    assert held["state"]["weight_kg"] == 64  # the example's baseline weight, not 44
+    _ok(cmvrx("course", "confirm", "c", "1", "--note", "re-weighed after dialysis",
               "--at", "2026-11-26T08:00:00Z", "--db", db))  # fmt: skip
     used = json.loads(_ok(cmvrx("course", "assess", "c", "--as-of", AS_OF, "--json", "--db", db)))
     assert used["set_aside"] == []
-    assert used["state"]["weight_kg"] == 6.3
+    assert used["state"]["weight_kg"] == 44
+
+
+def test_a_confirmed_impossible_weight_is_still_set_aside(tmp_path: Path) -> None:
+    """Confirmation cannot make 6.3 kg possible for a 175 cm adult (the body-size rule of
+    a case): the assessment sets it aside as invalid and keeps working."""
+    db = str(tmp_path / "c.sqlite")
+    _ok(cmvrx("course", "new", "c", "--case", str(EXAMPLE_CASE), "--db", db))
+    weight = {"kind": "weight", "at": "2026-11-25T07:00:00Z", "value": 6.3, "unit": "kg"}
+    _ok(cmvrx("course", "add", "c", "-", "--db", db, stdin=yaml.safe_dump(weight)))
+    _ok(cmvrx("course", "confirm", "c", "1", "--at", "2026-11-26T08:00:00Z", "--db", db))
+    used = json.loads(_ok(cmvrx("course", "assess", "c", "--as-of", AS_OF, "--json", "--db", db)))
+    assert [(s["seq"], s["status"]) for s in used["set_aside"]] == [(1, "invalid")]
+    assert "BMI" in used["set_aside"][0]["reason"]
+    assert used["state"]["weight_kg"] == 64

@@ -43,8 +43,13 @@ _NOT_RECORDED = "read-only database: this assessment was NOT recorded"
 
 
 def _source(source: str) -> str | Path:
-    """A file path, or the text of stdin for ``-`` (read by ``cmvrx.api``)."""
-    return sys.stdin.read() if source == "-" else Path(source)
+    """A file path, or the text of stdin for ``-`` (read by ``cmvrx.api`` through the one
+    bounded reader)."""
+    if source == "-":
+        from cmvrx import reader
+
+        return reader.read_stream(sys.stdin.buffer)
+    return Path(source)
 
 
 def _console() -> Console:
@@ -71,7 +76,9 @@ def new(
 ) -> None:
     """Start a course from a baseline case."""
     from cmvrx import api
+    from cmvrx.store.validation import check_course_id
 
+    check_course_id(course_id)  # before any file or database is touched
     baseline = api.load_case(Path(case))
     api.create_course(course_id, baseline, store=db)
     typer.echo(f"course {course_id} created (baseline case {baseline.case_id})")
@@ -284,7 +291,10 @@ def chart(
 
     when = _parse_as_of(as_of)
     if png is None and svg is None:
-        png, svg = f"{course_id}.png", f"{course_id}.svg"
+        from cmvrx.store.validation import check_course_id
+
+        stem = check_course_id(course_id)  # a safe file-name stem: no '/', no '..'
+        png, svg = f"{stem}.png", f"{stem}.svg"
     course, _ = api.get_course(course_id, store=db, read_only=read_only)
     written = api.chart_course(course, as_of=when, png_path=png, svg_path=svg)
     typer.echo("wrote " + ", ".join(str(path) for path in written))

@@ -96,6 +96,13 @@ def _parse_overrides(items: list[str]) -> dict[str, float]:
     return overrides
 
 
+def _stdin_text() -> str:
+    """Standard input, through the bounded reader (size and encoding checked)."""
+    from cmvrx import reader
+
+    return reader.read_stream(sys.stdin.buffer)
+
+
 def _print_json(data: object) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
@@ -146,7 +153,7 @@ def plan(
     """The treatment plan for one patient: one screen by default, everything with --full."""
     when = _parse_as_of(as_of)
     overrides = _parse_overrides(override or [])
-    source: str | Path = sys.stdin.read() if case == "-" else Path(case)
+    source: str | Path = _stdin_text() if case == "-" else Path(case)
     knowledge = api.load_knowledge(overrides) if overrides else None
     result = api.plan(api.load_case(source), as_of=when, knowledge=knowledge)
     if json_output:
@@ -192,6 +199,15 @@ class FoscarnetColumn(StrEnum):
     per_day_120 = "120_per_day"
 
 
+class Dipstick(StrEnum):
+    negative = "negative"
+    trace = "trace"
+    one_plus = "1+"
+    two_plus = "2+"
+    three_plus = "3+"
+    four_plus = "4+"
+
+
 _DOSE_FIELDS = {
     "patient.weight": "--weight",
     "patient.age": "--age",
@@ -200,6 +216,10 @@ _DOSE_FIELDS = {
     "renal.serum_creatinine": "--creatinine / --creatinine-unit",
     "renal.dialysis": "--dialysis",
     "medications": "--medication",
+    "renal.urine_protein": "--urine-protein / --urine-dipstick",
+    "renal.urine_protein.quantity": "--urine-protein",
+    "patient.low_birth_weight_for_gestational_age": "--low-birth-weight / --normal-birth-weight",
+    "column": "--column",
     "drug": "DRUG",
     "phase": "--phase",
 }
@@ -241,9 +261,27 @@ def dose(
         list[str] | None,
         typer.Option("--medication", metavar="NAME", help="A current medication (repeatable)."),
     ] = None,
+    urine_protein: Annotated[
+        float | None,
+        typer.Option(
+            "--urine-protein", metavar="MG_DL", help="Urine protein now, mg/dL (cidofovir)."
+        ),
+    ] = None,
+    urine_dipstick: Annotated[
+        Dipstick | None,
+        typer.Option("--urine-dipstick", help="Urine protein dipstick now (cidofovir)."),
+    ] = None,
+    low_birth_weight: Annotated[
+        bool | None,
+        typer.Option(
+            "--low-birth-weight/--normal-birth-weight",
+            help="Infants < 1 year: low birth weight for gestational age (valganciclovir).",
+        ),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
-    """One drug's dose for one phase from weight, age, sex and creatinine (no blood counts)."""
+    """One drug's dose for one phase from weight, age, sex and creatinine, through every
+    eligibility rule the plan applies to the drug; checks it could not make are listed."""
     ctx.meta[FIELD_OPTIONS] = _DOSE_FIELDS
     when = _now()
     result = api.dose(
@@ -259,6 +297,9 @@ def dose(
         height_cm=height,
         column=column.value if column else None,
         medications=tuple(medication or ()),
+        urine_protein_mg_dl=urine_protein,
+        urine_dipstick=urine_dipstick.value if urine_dipstick else None,
+        low_birth_weight=low_birth_weight,
     )
     stamp = api.provenance(when)
     if json_output:

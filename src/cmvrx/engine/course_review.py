@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from cmvrx.engine.body_size import check_body_size
 from cmvrx.engine.course_events import check_event, measurement_value
 from cmvrx.engine.course_state import ordered_events
 from cmvrx.errors import CmvrxError, InputError, KnowledgeError
@@ -82,6 +83,8 @@ def review_course(course: Course, k: Knowledge, as_of: datetime) -> Review:
             continue
         try:
             check_event(e, k, field=f"seq {seq}")
+            if isinstance(e, Weight):
+                _check_body_size(e, course.baseline, k)
         except InputError as exc:
             aside.append(_aside(e, seq, "invalid", str(exc), field=exc.field))
             continue
@@ -95,6 +98,20 @@ def review_course(course: Course, k: Knowledge, as_of: datetime) -> Review:
         course=course.model_copy(update={"events": clean}),
         set_aside=tuple(sorted(aside, key=lambda s: s.seq)),
         held=tuple(s for s in held if s.status == "held"),
+    )
+
+
+def _check_body_size(e: Weight, baseline: Case, k: Knowledge) -> None:
+    """A weight impossible for this patient's age and height (``body_size``: the rule a
+    case obeys) is never used, confirmed or not: a confirmation cannot make it possible."""
+    p = baseline.patient
+    check_body_size(
+        k,
+        age_years=to_internal(p.age.value, p.age.unit, "age", field="baseline.patient.age"),
+        weight_kg=to_internal(e.value, e.unit, "mass", field="weight"),
+        height_cm=None
+        if p.height is None
+        else to_internal(p.height.value, p.height.unit, "length", field="baseline.patient.height"),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from cmvrx.engine.body_size import check_body_size
 from cmvrx.errors import ContradictoryInputError, ImplausibleValueError, InputError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.patient import Case, Measurement, Quantity
@@ -113,6 +114,7 @@ def read_facts(
     if weight <= 0:
         raise ImplausibleValueError("weight must be above zero", field="patient.weight")
     height = _quantity(k, p.height, "length", "patient.height") if p.height else None
+    check_body_size(k, age_years=age, weight_kg=weight, height_cm=height)
     scr_age = creatinine_max_age_hours or k.number("creatinine_max_age_hours")
     cbc_age = blood_count_max_age_hours or k.number("blood_count_max_age_hours")
     long_ago = 24.0 * 365 * 200  # electrolytes/CD4: freshness judged by the course module

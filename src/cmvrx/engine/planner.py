@@ -13,7 +13,9 @@ from datetime import datetime
 from cmvrx._version import __version__
 from cmvrx.engine import plan_items
 from cmvrx.engine import renal as renal_fn
+from cmvrx.engine.body_size import body_size_parameters
 from cmvrx.engine.dosing import column_of, dose_for, per_kg_renal_refusal
+from cmvrx.engine.eligibility import cidofovir_checks, first_refusal
 from cmvrx.engine.intake import Facts, read_facts
 from cmvrx.engine.messages import alert_context, render
 from cmvrx.engine.predicates import PREDICATES, Situation, holds
@@ -142,64 +144,11 @@ def _cytopenias(f: Facts, k: Knowledge) -> tuple[str, ...]:
 def _cidofovir_problems(
     f: Facts, k: Knowledge, r: p.RenalFunction, resistant_to: frozenset[str]
 ) -> tuple[str, ...]:
-    problems = []
-    if f.case.intolerance.cidofovir:
-        problems.append("cidofovir intolerance")
-    if f.case.intolerance.probenecid_or_sulfa_allergy:
-        problems.append("probenecid/sulfa hypersensitivity (probenecid is mandatory)")
-    if "cidofovir" in resistant_to:
-        problems.append("resistance")
-    if r.dialysis != "none":
-        problems.append("dialysis (CrCl ≤ 55 mL/min)")
-    crcl_limit = k.derived(("cidofovir_crcl_limit",), _cidofovir_crcl_limit)
-    if r.dialysis != "none":
-        pass  # no clearance on dialysis (the renal section says why); refused above
-    elif r.creatinine_clearance_ml_min is None:
-        problems.append(_no_crcl_reason(f, r))
-    elif r.creatinine_clearance_ml_min <= crcl_limit:
-        problems.append(f"CrCl {r.creatinine_clearance_ml_min:.0f} ≤ {crcl_limit:g} mL/min")
-    scr_limit = k.number("cidofovir_max_serum_creatinine")
-    if r.serum_creatinine_mg_dl is not None and r.serum_creatinine_mg_dl > scr_limit:
-        problems.append(f"SCr {r.serum_creatinine_mg_dl:g} > {scr_limit:g} mg/dL")
-    # Boxed warning: SCr (not only urine protein) within 48 h before each dose; the general
-    # 72 h creatinine freshness limit is not enough for cidofovir (S-CDV-GLOBALRPH).
-    lab_age = k.number("cidofovir_lab_max_age_hours")
-    if f.creatinine is None or f.creatinine.age_hours > lab_age:
-        problems.append(f"serum creatinine within {lab_age:g} h: measure it")
-    problems.extend(_urine_protein_problems(f, k))
-    return tuple(problems)
-
-
-def _no_crcl_reason(f: Facts, r: p.RenalFunction) -> str:
-    """Why cidofovir's CrCl criterion cannot be checked (not always an unmeasured creatinine)."""
-    if r.egfr_bedside_schwartz is not None:
-        return "child: the label's CrCl criterion is adult Cockcroft–Gault — specialist review"
-    if f.creatinine is None:
-        return "CrCl unknown: measure serum creatinine"
-    return f"CrCl not estimated: {r.insufficient or 'renal data insufficient'}"
-
-
-def _cidofovir_crcl_limit(k: Knowledge) -> float:
-    """CrCl at or below which cidofovir is contraindicated (its lowest recommended band)."""
-    return min(b.lower for b in k.schedules["cidofovir.induction"].band if b.recommended)
-
-
-def _urine_protein_problems(f: Facts, k: Knowledge) -> list[str]:
-    limit = k.number("cidofovir_max_urine_protein")
-    if not f.urine_protein_fresh:
-        return ["urine protein within 48 h: measure it"]
-    if f.urine_protein_mg_dl is not None and f.urine_protein_mg_dl >= limit:
-        return [f"urine protein {f.urine_protein_mg_dl:g} ≥ {limit:g} mg/dL"]
-    if f.urine_dipstick in ("2+", "3+", "4+"):
-        return [f"urine protein {f.urine_dipstick} (≥ 2+)"]
-    return []
+    return tuple(problem.text for problem in cidofovir_checks(f, k, r, resistant_to))
 
 
 def _step_down(s: Situation, d: StepDownDef, regimen_id: str) -> p.StepDown:
-    k = s.knowledge
-    refusal = next(
-        (r for r in k.refusals if r.drug == d.drug and r.when and holds(s, r.when, r.unless)), None
-    )
+    refusal = first_refusal(s, d.drug)
     eligible = refusal is None and holds(s, d.requires)
     why = refusal.reason if refusal else ("" if eligible else _unmet(s, d.requires))
     dose = dose_for(s, d.drug, d.phase) if eligible else None
@@ -291,6 +240,7 @@ def _not_confirmed(
 def _parameters_in_use(s: Situation) -> tuple[str, ...]:
     """The NOT CONFIRMED-capable parameters that shaped this plan."""
     names = ["creatinine_max_age_hours", "blood_count_max_age_hours", "rounding_tolerance_percent"]
+    names.extend(body_size_parameters(s.knowledge, s.facts.age_years, s.facts.height_cm))
     if s.renal.ideal_weight_kg is not None:
         names.append("obesity_ratio_to_ideal_weight")
     if s.renal.weight_basis == "adjusted":

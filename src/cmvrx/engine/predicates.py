@@ -106,13 +106,19 @@ def _transplant(s: Situation) -> bool:
     return s.facts.case.transplant is not None
 
 
-def _refractory_post_transplant(s: Situation) -> bool:
+def maribavir_label_population(s: Situation) -> bool:
+    """Maribavir's labelled population by size: ≥ 12 years and ≥ 35 kg (S-MBV-LABEL)."""
     f, k = s.facts, s.knowledge
+    return f.age_years >= k.number("maribavir_min_age") and f.weight_kg >= k.number(
+        "maribavir_min_weight"
+    )
+
+
+def _refractory_post_transplant(s: Situation) -> bool:
     return (
-        bool(f.case.disease.refractory)
+        bool(s.facts.case.disease.refractory)
         and _transplant(s)
-        and f.age_years >= k.number("maribavir_min_age")
-        and f.weight_kg >= k.number("maribavir_min_weight")
+        and maribavir_label_population(s)
         and "maribavir" not in s.resistant_to
     )
 
@@ -219,6 +225,7 @@ PREDICATES: Mapping[str, Predicate] = {
     "refractory": lambda s: bool(s.facts.case.disease.refractory),
     "not_refractory": lambda s: not s.facts.case.disease.refractory,
     "refractory_post_transplant": _refractory_post_transplant,
+    "maribavir_label_population": maribavir_label_population,
     "known_resistance": lambda s: bool(s.facts.case.resistance_mutations),
     "ganciclovir_in_plan": lambda s: "ganciclovir" in s.regimen_drugs,
     "foscarnet_in_plan": lambda s: "foscarnet" in s.regimen_drugs,

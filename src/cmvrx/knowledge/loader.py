@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from cmvrx.errors import KnowledgeError
+from cmvrx.errors import InputError, KnowledgeError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.files import (
     AlertsFile,
@@ -163,10 +163,17 @@ def _apply_overrides(
                 f"override {name!r}: only NOT CONFIRMED values are configurable "
                 f"(this one is grade {current.grade.value})"
             )
-        if current.bounds is not None and not current.bounds[0] <= value <= current.bounds[1]:
-            raise KnowledgeError(
-                f"override {name!r}: {value!r} is outside its bounds "
-                f"{current.bounds[0]:g}–{current.bounds[1]:g} {current.unit}"
+        bounds = current.bounds
+        if bounds is None:
+            raise InputError(
+                "not configurable: this NOT CONFIRMED value has no bounds in parameters.toml",
+                field=f"override {name}",
+            )
+        if not (isinstance(value, int | float) and bounds.min <= value <= bounds.max):
+            raise InputError(
+                f"{value!r} is outside the allowed {bounds.min:g}–{bounds.max:g} {current.unit}"
+                f" ({bounds.note}; sources {', '.join(bounds.cite)})",
+                field=f"override {name}",
             )
         result[name] = current.model_copy(update={"value": value})
     return result

@@ -33,6 +33,7 @@ PREDICATE_NAMES = frozenset(
         "known_resistance",
         "letermovir_exposure",
         "low_electrolyte",
+        "maribavir_label_population",
         "may_become_pregnant",
         "no_label_renal_dose",
         "no_regimen",

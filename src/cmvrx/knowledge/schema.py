@@ -84,18 +84,42 @@ class Source(StrictModel):
     section: str | None = None
 
 
+class Bounds(StrictModel):
+    """The range an override of a NOT CONFIRMED parameter must stay in, and why."""
+
+    min: float
+    max: float
+    cite: Cite
+    note: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if not self.min < self.max:
+            raise ValueError("bounds need min < max")
+        return self
+
+
 class Parameter(StrictModel):
-    """A single clinical number or threshold with its unit, source and grade."""
+    """A single clinical number or threshold with its unit, source and grade.
+
+    A NOT CONFIRMED number is overridable only within its ``bounds``."""
 
     value: float | str | bool
     unit: str
     description: str
     grade: Grade
     cite: Cite
+    bounds: Bounds | None = None
     note: str | None = None
-    bounds: tuple[float, float] | None = Field(
-        None, description="[min, max] an override must stay within (NOT CONFIRMED values)."
-    )
+
+    @model_validator(mode="after")
+    def _inside_bounds(self) -> Parameter:
+        b = self.bounds
+        if b is not None and not (
+            isinstance(self.value, int | float) and b.min <= self.value <= b.max
+        ):
+            raise ValueError(f"value {self.value!r} is outside its bounds {b.min:g}–{b.max:g}")
+        return self
 
 
 class DoseRow(StrictModel):

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from cmvrx.model.patient import Antiviral, Case, Dialysis, UrineDipstick
+from cmvrx.model.patient import Antiviral, Case, Dialysis, Number, UrineDipstick
 
 
 class _Strict(BaseModel):
@@ -32,7 +32,7 @@ class DrugOrder(_Strict):
     """One drug as ordered: amount per administration and interval (as the labels write it)."""
 
     drug: Antiviral
-    dose_mg: float = Field(gt=0, allow_inf_nan=False)
+    dose_mg: Number = Field(gt=0)
     interval: str = Field(min_length=2, description="e.g. 'q12h', 'twice daily', 'once weekly'.")
     route: Literal["IV", "oral"] | None = None
 
@@ -59,7 +59,7 @@ class RegimenChanged(_Event):
 class DoseGiven(_Event):
     kind: Literal["dose_given"] = "dose_given"
     drug: Antiviral
-    dose_mg: float = Field(gt=0, allow_inf_nan=False)
+    dose_mg: Number = Field(gt=0)
 
 
 class DoseHeld(_Event):
@@ -87,7 +87,7 @@ class Analyte(StrEnum):
 class Lab(_Event):
     kind: Literal["lab"] = "lab"
     analyte: Analyte
-    value: float | None = Field(None, allow_inf_nan=False)
+    value: Number | None = None
     unit: str | None = None
     dipstick: UrineDipstick | None = Field(None, description="Urine protein by dipstick.")
     suppressed: bool | None = Field(None, description="HIV RNA below the assay limit.")
@@ -96,11 +96,9 @@ class Lab(_Event):
 class CmvPcr(_Event):
     kind: Literal["cmv_pcr"] = "cmv_pcr"
     result: Literal["detected", "not_detected", "detected_below_lloq"]
-    value: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="IU/mL when quantified."
-    )
+    value: Number | None = Field(None, ge=0, description="IU/mL when quantified.")
     unit: str = "IU/mL"
-    lower_limit: float = Field(
+    lower_limit: Number = Field(
         gt=0, description="The assay's lower limit of quantification, IU/mL."
     )
     specimen: Literal["blood", "plasma", "whole_blood", "csf"] = "plasma"
@@ -108,7 +106,7 @@ class CmvPcr(_Event):
 
 class Weight(_Event):
     kind: Literal["weight"] = "weight"
-    value: float = Field(gt=0, allow_inf_nan=False)
+    value: Number = Field(gt=0)
     unit: str
 
 

@@ -15,7 +15,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+
+from cmvrx.identifiers import MAX_ID_LENGTH, check_text_id
+
+#: A number as a number: an int or a float, never a bool (``true`` is not 1 kg), a string
+#: (``'42'``) or NaN/infinity. Every quantity and count in cases and course events uses it.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -25,7 +31,7 @@ class _Strict(BaseModel):
 class Quantity(_Strict):
     """A number with its unit (UCUM code or its common spelling)."""
 
-    value: float = Field(allow_inf_nan=False)
+    value: Number
     unit: str = Field(min_length=1)
 
 
@@ -196,7 +202,11 @@ class OralRoute(_Strict):
 class Case(_Strict):
     """One patient with severe CMV disease, as cmvrx reads it."""
 
-    case_id: str = Field(min_length=1)
+    case_id: str = Field(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        description="Printable; no control or bidirectional-text characters.",
+    )
     patient: Patient
     renal: Renal
     disease: Disease
@@ -216,3 +226,11 @@ class Case(_Strict):
     )
     foscarnet_induction_column: Literal["60_q8h", "90_q12h"] = "60_q8h"
     foscarnet_maintenance_column: Literal["90_per_day", "120_per_day"] = "90_per_day"
+
+    @field_validator("case_id")
+    @classmethod
+    def _printable_id(cls, value: str) -> str:
+        try:
+            return check_text_id(value, field="case_id")
+        except ValueError as exc:  # pydantic reports it with the field's location
+            raise ValueError(str(exc).removeprefix("case_id: ")) from None

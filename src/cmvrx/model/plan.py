@@ -81,6 +81,8 @@ class DrugDose:
     # The drug's administration facts (infusion, hydration) from the knowledge, from which
     # the structured ``dosage`` of the JSON is built; not itself in the JSON.
     administration: AdministrationFacts | None = field(default=None, compare=False, repr=False)
+    #: Eligibility checks that could not be made for want of input (quick doses).
+    not_checked: tuple[str, ...] = ()
 
 
 #: The default of every DrugDose field that has one: start a ``drug_dose_from`` mapping here.

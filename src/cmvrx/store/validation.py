@@ -40,16 +40,11 @@ MAX_KNOWLEDGE_HASH = 128
 
 
 def check_course_id(course_id: object) -> str:
-    """A usable course id: 1–200 printable characters, no surrounding spaces."""
-    if not isinstance(course_id, str) or not course_id.strip():
-        raise InputError("a course id must be a non-empty string", field="course_id")
-    if course_id != course_id.strip() or not course_id.isprintable():
-        raise InputError(
-            f"{course_id!r} has surrounding spaces or control characters", field="course_id"
-        )
-    if len(course_id) > MAX_COURSE_ID:
-        raise InputError(f"longer than {MAX_COURSE_ID} characters", field="course_id")
-    return course_id
+    """A usable course id: 1–200 characters, a safe file-name stem (``course chart`` names
+    files after it): letters, digits, '.', '_', '-'; no control or bidi characters."""
+    from cmvrx.identifiers import check_file_safe_id
+
+    return check_file_safe_id(course_id, field="course_id")
 
 
 def validate_case(data: object, *, field: str = "baseline") -> Case:

@@ -106,4 +106,7 @@ def render_dose(out: Console, d: DrugDose, stamp: Mapping[str, str]) -> None:
         out.print(
             Text(f"  NOT CONFIRMED values used: {', '.join(d.not_confirmed)}", style="yellow")
         )
+    if d.not_checked:
+        out.print(Text("  NOT CHECKED (input not given — use `cmvrx plan`):", style="yellow"))
+        bullets(out, d.not_checked, indent=4)
     footer(out, stamp)

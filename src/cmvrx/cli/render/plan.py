@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from rich.console import Console
@@ -204,9 +205,28 @@ def _not_confirmed(out: Console, plan: Plan) -> None:
     out.print(table)
 
 
+def stale_data_line(plan: Plan) -> str:
+    """The plan's first line when no drug has a dose because the data are too old for
+    ``as_of`` (typically: an example or a file planned days after it was written)."""
+    r = plan.renal
+    doses = (*plan.regimen.induction, *plan.maintenance.options)
+    if not doses or any(d.status == "dose" for d in doses):
+        return ""
+    if r.creatinine_measured_at is None or not r.insufficient or "old" not in r.insufficient:
+        return ""
+    return (
+        f"NO DOSE: the data are stale at {plan.provenance.as_of:%Y-%m-%d %H:%M %Z}"
+        f" ({r.insufficient}). Measure again, or plan at the time the data describe with"
+        f" --as-of (e.g. --as-of {r.creatinine_measured_at.astimezone(UTC):%Y-%m-%dT%H:%MZ})."
+    )
+
+
 def render_plan(out: Console, plan: Plan) -> None:
     """The whole plan, section by section."""
     p = plan.provenance
+    stale = stale_data_line(plan)
+    if stale:
+        out.print(Text(stale, style="bold red"))
     out.rule(Text(f"cmvrx plan — {plan.case_id}", style="bold"))
     _patient(out, plan)
     _renal(out, plan.renal)

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cmvrx.cli.render.common import footer, heading, num
-from cmvrx.cli.render.plan import SEVERITY_STYLE
+from cmvrx.cli.render.plan import SEVERITY_STYLE, stale_data_line
 from cmvrx.knowledge.schema import Interval
 from cmvrx.model.plan import DrugDose, Plan
 
@@ -153,6 +153,9 @@ def _tests(out: Console, plan: Plan) -> int:
 
 def render_plan_brief(out: Console, plan: Plan) -> None:
     """The one-screen plan; ``render_plan`` is the whole of it (``--full``)."""
+    stale = stale_data_line(plan)
+    if stale:
+        out.print(Text(stale, style="bold red"))
     _header(out, plan)
     _regimen(out, plan)
     more_alerts = _alerts(out, plan)

@@ -77,6 +77,19 @@ def _ibw_ratio(s: Situation) -> str:
     return _fmt(s.facts.weight_kg / ibw if ibw else None, ".2f")
 
 
+def _maribavir_dose(s: Situation) -> str:
+    """The label's maribavir dose for this patient's co-medications (an inducer raises it)."""
+    schedule = s.knowledge.schedule_for("maribavir", "refractory_treatment", "standard")
+    row = schedule.fixed
+    for modifier in schedule.modifier:
+        if s.facts.medications & {m.lower() for m in modifier.when_medication_any}:
+            row = modifier
+            break
+    if row is None or row.dose is None or row.interval is None:
+        return "not known"
+    return f"{row.dose:g} mg {row.interval.value}"
+
+
 # placeholder -> its display value for a situation
 _SITUATION_VALUES: Mapping[str, Callable[[Situation], str]] = {
     "crcl_ml_min": lambda s: _fmt(s.renal.creatinine_clearance_ml_min),
@@ -95,6 +108,7 @@ _SITUATION_VALUES: Mapping[str, Callable[[Situation], str]] = {
     "ibw_ratio": _ibw_ratio,
     "weight_basis": lambda s: s.renal.weight_basis,
     "egfr": lambda s: _fmt(s.renal.egfr_bedside_schwartz),
+    "maribavir_dose": _maribavir_dose,
 }
 
 PLACEHOLDERS = frozenset((*_SITUATION_VALUES, *_PARAMETERS))

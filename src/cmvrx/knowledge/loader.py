@@ -56,10 +56,14 @@ OTHER_FILES = (
 M = TypeVar("M", bound=BaseModel)
 
 
+def bundled_data() -> Traversable:
+    """The knowledge files shipped in the package (the one place that names them; the
+    mutation tests in tests/mutation/ point this at a mutated copy, in their own process)."""
+    return resources.files("cmvrx.knowledge") / "data"
+
+
 def _read_all(data_dir: Path | None) -> dict[str, bytes]:
-    root: Traversable = (
-        data_dir if data_dir is not None else resources.files("cmvrx.knowledge") / "data"
-    )
+    root: Traversable = data_dir if data_dir is not None else bundled_data()
     names = (*OTHER_FILES, *DRUG_FILES)
     try:
         return {name: (root / f"{name}.toml").read_bytes() for name in names}

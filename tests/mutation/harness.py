@@ -39,14 +39,15 @@ ALLOWED = HERE / "allowed-survivors.toml"
 
 #: The fast clinical tests, most sensitive first (each mutant stops at its first failure).
 FAST_TESTS = (
-    "tests/test_knowledge_loader.py",
     "tests/test_knowledge_values.py",
     "tests/test_label_tables.py",
+    "tests/test_knowledge_cadences.py",
+    "tests/test_knowledge_invariants.py",
     "tests/test_renal.py",
     "tests/test_vignettes.py",
     "tests/test_course_vignettes.py",
     "tests/test_course_engine.py",
-    "tests/test_knowledge_cadences.py",
+    "tests/test_knowledge_loader.py",
 )
 #: Left out (all in the full suite): subprocess tests (they read the unmutated files),
 #: the CLI (its label values are asserted in test_knowledge_values.py), course invariance
@@ -82,7 +83,11 @@ class MutationSession:
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
         from cmvrx import api
 
+        from cmvrx.knowledge import loader
+
         self.bundled = api.load_knowledge()
+        # the directory the tests see: src/ (editable install) or site-packages (scripts/test)
+        self.bundled_dir = Path(str(loader.bundled_data()))
         self.items = list(session.items)
         with tempfile.TemporaryDirectory(prefix="cmvrx-mutants-") as tmp:
             self.tmp = Path(tmp)
@@ -160,9 +165,9 @@ class MutationSession:
         loader.bundled_data = lambda: data  # type: ignore[assignment]  # this child only
         api._default_knowledge.cache_clear()
         mutated = api.load_knowledge()
-        bundled, bundled_dir = self.bundled, DATA  # (DATA itself is rebound below)
+        bundled, bundled_dirs = self.bundled, {self.bundled_dir, DATA}
         _rebind(lambda v: v is bundled, mutated)
-        _rebind(lambda v: isinstance(v, Path) and v == bundled_dir, data)
+        _rebind(lambda v: isinstance(v, Path) and v in bundled_dirs, data)
         config = self.items[0].config
         config.option.basetemp = str(work / "pytest")
         config._tmp_path_factory = TempPathFactory.from_config(config, _ispytest=True)  # type: ignore[attr-defined]

@@ -252,3 +252,78 @@ def test_foscarnet_infusion_two_hours_and_rate_limit() -> None:
     d = cmvrx.dose("foscarnet", phase="induction", as_of=T, **ADULT)
     assert "infuse over 120 min" in d.infusion
     assert any("no faster than 1 mg/kg/min" in line for line in d.infusion)
+
+
+# --- products and preparation (ref. §1.2, §2.1, §3.4, §6) --------------------------------
+
+
+def test_ganciclovir_vial_reconstitution_and_final_concentration() -> None:
+    """500 mg vial + 10 mL sterile water ≈ 50 mg/mL; final ≤ 10 mg/mL (ref. §1.2)."""
+    d = cmvrx.dose("ganciclovir", phase="induction", as_of=T, **ADULT)  # 350 mg
+    assert "1 × 500 mg vial(s), each reconstituted with 10 mL (50 mg/mL)" in d.infusion
+    assert "final concentration ≤ 10 mg/mL: at least 35 mL of diluent" in d.infusion
+
+
+def test_foscarnet_central_and_peripheral_concentrations() -> None:
+    """24 mg/mL undiluted centrally, diluted to 12 mg/mL peripherally (ref. §3.4)."""
+    d = cmvrx.dose("foscarnet", phase="induction", as_of=T, **ADULT)
+    mg = d.practical_mg
+    assert mg is not None
+    assert f"central line: 24 mg/mL undiluted = {mg / 24:.0f} mL" in d.infusion
+    assert f"peripheral line: dilute to 12 mg/mL = {mg / 12:.0f} mL" in d.infusion
+
+
+@pytest.mark.parametrize(
+    ("drug", "phase", "tablets"),
+    [
+        ("valganciclovir", "induction", "2 × 450 mg tablet(s)"),  # 900 mg, ref. §2.1-2.2
+        ("maribavir", "refractory_treatment", "2 × 200 mg tablet(s)"),  # 400 mg, ref. §6
+    ],
+)
+def test_tablet_strengths(drug: str, phase: str, tablets: str) -> None:
+    assert tablets in cmvrx.dose(drug, phase=phase, as_of=T, **ADULT).infusion
+
+
+def test_valganciclovir_pediatric_oral_solution_is_50_mg_per_ml() -> None:
+    d = cmvrx.dose(
+        "valganciclovir", phase="prevention", as_of=T, weight_kg=18, age_years=5,
+        sex="female", creatinine=0.4, height_cm=110,
+    )  # fmt: skip
+    assert any("oral solution 50 mg/mL" in line for line in d.instructions)
+
+
+@pytest.mark.parametrize(
+    ("column", "phase", "per_kg", "volume"),
+    [
+        ("60_q8h", "induction", 45.0, "500 mL"),  # 40–60 mg/kg → 500 mL
+        ("120_per_day", "maintenance", 90.0, "750–1000 mL"),  # 90–120 mg/kg → 750–1000 mL
+    ],
+)
+def test_foscarnet_hydration_volumes(column: str, phase: str, per_kg: float, volume: str) -> None:
+    """Label (ref. §3.5): 750–1000 mL before the first infusion; then 750–1000 mL with
+    90–120 mg/kg doses, 500 mL with 40–60 mg/kg doses."""
+    d = cmvrx.dose("foscarnet", phase=phase, column=column, as_of=T, **ADULT)
+    assert d.dose_per_kg == per_kg
+    assert d.hydration[0].startswith("before the first infusion: 750–1000 mL")
+    assert d.hydration[1].startswith(f"with each infusion of {per_kg:g} mg/kg: {volume} ")
+
+
+@pytest.mark.parametrize(
+    ("column", "phase", "scr", "per_kg", "volume"),
+    [
+        # CrCl/kg = (140 − 50) / (72 × SCr): SCr 1.8 → 0.69 (0.6–0.8 row), 0.8 → 1.56 (> 1.4)
+        ("60_q8h", "induction", 1.8, 40.0, "500 mL"),
+        ("60_q8h", "induction", 0.8, 60.0, "500 mL"),
+        ("90_q12h", "induction", 0.8, 90.0, "750–1000 mL"),
+        ("120_per_day", "maintenance", 0.8, 120.0, "750–1000 mL"),
+    ],
+)
+def test_foscarnet_hydration_at_the_ends_of_each_label_dose_range(
+    column: str, phase: str, scr: float, per_kg: float, volume: str
+) -> None:
+    """The label's hydration ranges are inclusive: 40 and 60 mg/kg → 500 mL; 90 and 120
+    mg/kg → 750–1000 mL (ref. §3.5)."""
+    args = {**ADULT, "creatinine": scr}
+    d = cmvrx.dose("foscarnet", phase=phase, column=column, as_of=T, **args)
+    assert d.dose_per_kg == per_kg
+    assert f"with each infusion of {per_kg:g} mg/kg: {volume} " in d.hydration[1]

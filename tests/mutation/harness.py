@@ -82,7 +82,6 @@ class MutationSession:
 
     def pytest_runtestloop(self, session: pytest.Session) -> bool:
         from cmvrx import api
-
         from cmvrx.knowledge import loader
 
         self.bundled = api.load_knowledge()

@@ -11,7 +11,8 @@ of an array of tables is named by its ``id`` (or ``field``), else by its positio
   band's ``lower``): the edge moved one step up and down on both sides at once, and the
   inclusive side flipped on both sides at once (a one-sided change only opens a gap or an
   overlap, which the loader refuses: those are enumerated too, as single-value mutants);
-- a boolean: flipped;
+- a boolean: flipped (except ``upper_inclusive`` of a band running to ``inf``: no
+  clearance equals infinity, so that flip is equivalent and not generated);
 - a dosing ``interval``: replaced by a clinically plausible neighbour (twice → once daily).
 
 Every mutant is checked to parse as TOML and to differ from the original exactly there.
@@ -121,7 +122,7 @@ def sites(file: Path) -> list[Site]:
         start = len(kv.group(1)) + len(key) + len(kv.group(3))
         path = f"{table}.{key}" if table else key
         if (
-            raw in ("true", "false")
+            raw in ("true", "false", "inf")
             or _NUMBER.match(raw)
             or (key == "interval" and raw.strip('"') in INTERVAL_SWAP)
         ):
@@ -175,6 +176,10 @@ def mutants_of(file: Path) -> list[Mutant]:
             "upper_inclusive",
         ):
             edge_tables[s.table.rsplit(".band[", 1)[0]].append(s)
+        if s.key == "upper_inclusive" and any(
+            o.table == s.table and o.key == "upper" and o.text == "inf" for o in found
+        ):
+            continue  # no clearance equals ∞: an equivalent mutant, not generated
         out.extend(_single(s))
     for schedule, band_sites in edge_tables.items():
         out.extend(_edges(file.name, schedule, band_sites))
@@ -182,6 +187,9 @@ def mutants_of(file: Path) -> list[Mutant]:
 
 
 def _single(s: Site) -> list[Mutant]:
+    if s.text == "inf":  # the open top of a band table: not a number to move
+        return []
+
     def one(mutation: str, new: str) -> Mutant:
         return Mutant(s.file, s.path, mutation, ((s.line, s.start, s.end, new),))
 

@@ -135,7 +135,7 @@ def _hydration(drug: Drug, dose_per_kg: float | None) -> tuple[str, ...]:
         return ()
     out: list[str] = []
     first = drug.first_dose_hydration
-    if first is not None and first.min_mg_per_kg <= dose_per_kg <= first.max_mg_per_kg:
+    if first is not None:  # the label: before the first infusion, whatever the dose
         out.append(
             f"before the first infusion: {first.volume_ml_min:g}–{first.volume_ml_max:g} mL {first.fluid}"
         )

@@ -327,3 +327,26 @@ def test_foscarnet_hydration_at_the_ends_of_each_label_dose_range(
     d = cmvrx.dose("foscarnet", phase=phase, column=column, as_of=T, **args)
     assert d.dose_per_kg == per_kg
     assert f"with each infusion of {per_kg:g} mg/kg: {volume} " in d.hydration[1]
+
+
+@pytest.mark.parametrize(
+    ("scr", "calculated", "practical", "tablet"),
+    [
+        # girl 10 y, 140 cm, 30 kg: 7 × BSA 1.080 × (0.55 × 140 / SCr)
+        (1.439, 404.6, 400, False),
+        (1.436, 405.4, 400, True),
+        (1.177, 494.6, 500, True),
+        (1.175, 495.5, 500, False),
+    ],
+)
+def test_valganciclovir_pediatric_tablet_only_within_10_percent_of_450(
+    scr: float, calculated: float, practical: float, tablet: bool
+) -> None:
+    """Tablets only if the calculated dose is within ±10 % of 450 mg (405–495 mg); the
+    dose is rounded to the nearest 25 mg (ref. §2.4)."""
+    d = cmvrx.dose(
+        "valganciclovir", phase="prevention", as_of=T, weight_kg=30, age_years=10,
+        sex="female", creatinine=scr, height_cm=140,
+    )  # fmt: skip
+    assert (d.dose_mg, d.practical_mg) == (calculated, practical)
+    assert d.instructions[0].startswith("450 mg tablet allowed" if tablet else "oral solution")

@@ -41,7 +41,7 @@ def valganciclovir_prevention(facts: Facts, k: Knowledge) -> DrugDose:
     a = drug.administration
     form = (
         f"{a.tablet_mg:g} mg tablet allowed"
-        if low <= practical <= high and a.tablet_mg
+        if low <= exact <= high and a.tablet_mg  # the calculated dose, as the source says
         else f"oral solution {a.oral_solution_mg_per_ml:g} mg/mL"
     )
     nc = (

@@ -136,6 +136,7 @@ def test_valganciclovir_pediatric_dose_is_capped_at_900_mg() -> None:
         sex="male", creatinine=0.3, height_cm=180,
     )  # fmt: skip
     assert (d.dose_mg, d.practical_mg, d.max_per_day) == (900, 900, 900)
+    assert "CrCl 150.0 mL/min/1.73 m² (k 0.7, cap 150)" in d.renal_basis  # boys 13–16 y: k 0.7
 
 
 # --- the pediatric eGFR edge, 70 mL/min/1.73 m², both sides (ref. §1.6, §9.6) -----------
@@ -350,3 +351,72 @@ def test_valganciclovir_pediatric_tablet_only_within_10_percent_of_450(
     )  # fmt: skip
     assert (d.dose_mg, d.practical_mg) == (calculated, practical)
     assert d.instructions[0].startswith("450 mg tablet allowed" if tablet else "oral solution")
+
+
+# --- start criteria on both sides (ref. §1.4, §4) ----------------------------------------
+
+
+def _induction_drugs(case: dict[str, Any], as_of: datetime) -> set[str]:
+    return {d["drug"] for d in plan(case, as_of)["regimen"]["induction"]}
+
+
+@pytest.mark.parametrize(
+    ("count", "below", "at"),
+    [("anc", 499, 500), ("platelets", 24999, 25000), ("hemoglobin", 7.9, 8.0)],
+)
+def test_ganciclovir_start_thresholds(count: str, below: float, at: float) -> None:
+    """Do not start ganciclovir with ANC < 500/µL, platelets < 25,000/µL or Hb < 8 g/dL
+    (ref. §1.4, grade A): at the threshold it may start, just below it may not."""
+    case, as_of = vignette_case("gcvx_06_counts_exactly_at_thresholds")
+    for value, allowed in ((at, True), (below, False)):
+        case["blood_counts"][count]["value"] = value
+        assert ("ganciclovir" in _induction_drugs(case, as_of)) is allowed, (count, value)
+
+
+@pytest.mark.parametrize(
+    ("change", "eligible"),
+    [
+        ({"scr": 1.5}, True),  # SCr ≤ 1.5 mg/dL (CrCl 100 × 70 / 108 = 64.8 > 55)
+        ({"scr": 1.6}, False),
+        ({"protein": 99}, True),  # urine protein < 100 mg/dL
+        ({"protein": 100}, False),
+    ],
+)
+def test_cidofovir_start_criteria(change: dict[str, float], eligible: bool) -> None:
+    """Cidofovir only if SCr ≤ 1.5 mg/dL, CrCl > 55 mL/min, urine protein < 100 mg/dL (ref. §4)."""
+    case, as_of = vignette_case("cdv_01_retinitis_third_line_eligible")
+    if "scr" in change:
+        case["renal"]["serum_creatinine"]["value"] = change["scr"]
+    if "protein" in change:
+        case["renal"]["urine_protein"]["quantity"]["value"] = change["protein"]
+    assert ("cidofovir" in _induction_drugs(case, as_of)) is eligible
+
+
+#: The label maximum per day of each schedule (mg/kg/day for IV drugs, mg/day orally):
+#: the highest labelled dose × administrations per day (ref. §1.1, §1.6, §2.2, §3.1, §4,
+#: §5, §6, §9.6). Cidofovir: 5 mg/kg once weekly / every 2 weeks, as a daily average.
+LABEL_MAX_PER_DAY = {
+    "ganciclovir.induction": 10.0,  # 5 mg/kg q12h
+    "ganciclovir.maintenance": 5.0,  # 5 mg/kg q24h
+    "ganciclovir.induction.pediatric": 10.0,
+    "ganciclovir.maintenance.pediatric": 5.0,
+    "valganciclovir.induction": 1800,  # 900 mg twice daily
+    "valganciclovir.maintenance": 900,
+    "foscarnet.induction.60_q8h": 180,  # 60 mg/kg q8h
+    "foscarnet.induction.90_q12h": 180,  # 90 mg/kg q12h
+    "foscarnet.maintenance.90_per_day": 90,
+    "foscarnet.maintenance.120_per_day": 120,
+    "foscarnet.induction.pediatric": 180,
+    "foscarnet.maintenance.pediatric": 120,  # 90–120 mg/kg once daily
+    "cidofovir.induction": 5 / 7,
+    "cidofovir.maintenance": 5 / 14,
+    "letermovir.prophylaxis": 480,
+    "maribavir.refractory_treatment": 2400,  # 1,200 mg twice daily with phenytoin
+}
+
+
+def test_every_schedule_maximum_is_the_labels() -> None:
+    schedules = cmvrx.load_knowledge().schedules
+    assert set(schedules) == set(LABEL_MAX_PER_DAY)
+    for sid, expected in LABEL_MAX_PER_DAY.items():
+        assert schedules[sid].max_per_day == pytest.approx(expected, rel=1e-9), sid

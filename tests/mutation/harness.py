@@ -258,7 +258,11 @@ def _report(outcomes: list[Outcome], allowed: dict[tuple[str, str, str], str]) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--only", default="", help="run the mutants whose name contains one of these (comma-separated)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="run the mutants whose name contains one of these (comma-separated)",
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--json", type=Path, help="write every outcome to this JSON file")
     args = parser.parse_args(argv)

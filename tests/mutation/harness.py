@@ -42,6 +42,7 @@ FAST_TESTS = (
     "tests/test_knowledge_values.py",
     "tests/test_label_tables.py",
     "tests/test_knowledge_cadences.py",
+    "tests/test_knowledge_thresholds.py",
     "tests/test_knowledge_invariants.py",
     "tests/test_renal.py",
     "tests/test_vignettes.py",

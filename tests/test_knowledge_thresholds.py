@@ -76,3 +76,26 @@ def test_blood_counts_older_than_72_hours_are_stale(hours: float, fresh: bool) -
     plan = cmvrx.plan(case, as_of=as_of).to_dict()
     gcv = [d for d in plan["regimen"]["induction"] if d["drug"] == "ganciclovir"]
     assert (bool(gcv) and gcv[0]["status"] == "dose") is fresh
+
+
+@pytest.mark.parametrize(("ordered_mg", "redose"), [(385, False), (386, True), (315, False)])
+def test_an_order_within_10_percent_of_the_label_dose_stands(ordered_mg: int, redose: bool) -> None:
+    """Today's label dose 350 mg q12h: ±10 % (NOT CONFIRMED tolerance, design) is still right."""
+    course, as_of = _course_vignette("01_gcv_induction_day9_all_right")
+    for event in course["events"]:
+        for order in event.get("orders", []):
+            order["dose_mg"] = ordered_mg
+    ids = cmvrx.assess_course(course, as_of=as_of).rule_ids()
+    assert ("CRS-ORDER-REDOSE" in ids) is redose
+
+
+def test_a_test_is_due_from_24_hours_before_its_deadline() -> None:
+    """'due' from 24 h (parameter test_due_soon_hours, design) before the longest gap ends."""
+    course, as_of = _course_vignette("01_gcv_induction_day9_all_right")
+    loaded = cmvrx.load_course(course)
+    rule = "MON-CREATININE-GANCICLOVIR"
+    first = {t.rule_id: t for t in cmvrx.assess_course(loaded, as_of=as_of).tests}[rule]
+    assert first.due_at is not None
+    for when, status in ((timedelta(hours=24), "due"), (timedelta(hours=24, minutes=1), "ok")):
+        tests = cmvrx.assess_course(loaded, as_of=first.due_at - when).tests
+        assert {t.rule_id: t.status for t in tests}[rule] == status, when

@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -208,8 +209,18 @@ def _allowed() -> dict[tuple[str, str, str], str]:
     return out
 
 
+def fnmatchcase(name: str, pattern: str) -> bool:
+    """``*`` matches anything; every other character (brackets too) only itself."""
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), name) is not None
+
+
 def _reason(allowed: dict[tuple[str, str, str], str], m: Mutant) -> str | None:
-    return allowed.get((m.file, m.path, m.mutation)) or allowed.get((m.file, m.path, "*"))
+    """The reason a mutant may survive: ``path`` and ``mutation`` may be fnmatch patterns
+    (only ``*`` is special: ``plausible[*].min``, ``*``)."""
+    for (file, path, mutation), reason in allowed.items():
+        if file == m.file and fnmatchcase(m.path, path) and fnmatchcase(m.mutation, mutation):
+            return reason
+    return None
 
 
 def _report(outcomes: list[Outcome], allowed: dict[tuple[str, str, str], str]) -> int:
@@ -240,9 +251,16 @@ def _report(outcomes: list[Outcome], allowed: dict[tuple[str, str, str], str]) -
         print(f"\nallowed survivors ({len(listed)}, {ALLOWED.relative_to(ROOT)}):")
         for o, reason in listed:
             print(f"  {o.mutant.name}: {reason}")
-    used = {(o.mutant.file, o.mutant.path, o.mutant.mutation) for o, _ in listed}
-    used |= {(o.mutant.file, o.mutant.path, "*") for o, _ in listed}
-    stale = sorted(k for k in allowed if k not in used)
+    stale = sorted(
+        (file, path, mutation)
+        for (file, path, mutation) in allowed
+        if not any(
+            o.mutant.file == file
+            and fnmatchcase(o.mutant.path, path)
+            and fnmatchcase(o.mutant.mutation, mutation)
+            for o, _ in listed
+        )
+    )
     if stale:
         print(f"\nnote: {len(stale)} allowance(s) no longer needed (the mutant is caught or gone):")
         for file, path, mutation in stale:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import shutil
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from cmvrx.knowledge import loader
 from cmvrx.knowledge.schema import Grade
 from strategies import AS_OF
 
-DATA = Path(str(resources.files("cmvrx.knowledge") / "data"))
+DATA = Path(str(loader.bundled_data()))
 
 # Predicates kept in the closed vocabulary although no knowledge rule names them today,
 # with why they stay. Every other predicate must be used by at least one rule.

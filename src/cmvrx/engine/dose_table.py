@@ -205,7 +205,7 @@ def hydration_lines(
         return (), ()
     out: list[str] = []
     first = drug.first_dose_hydration
-    if first is not None:
+    if first is not None:  # the label: before the first infusion, whatever the dose
         out.append(f"before the first infusion: {_volume(first)} mL {first.fluid}")
     for row in drug.hydration:
         if row.min_mg_per_kg <= dose_per_kg <= row.max_mg_per_kg:

@@ -227,7 +227,10 @@ def _infusion_volume(drug: Drug, mg: float) -> tuple[str, ...]:
             f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {_ml(mg / a.peripheral_line_concentration_mg_per_ml)} mL"
         )
     if a.vial_mg:
-        out.append(f"{math.ceil(mg / a.vial_mg)} × {a.vial_mg:g} mg vial(s)")
+        vials = f"{math.ceil(mg / a.vial_mg)} × {a.vial_mg:g} mg vial(s)"
+        if a.reconstitution_ml:
+            vials += f", each reconstituted with {a.reconstitution_ml:g} mL ({a.vial_mg / a.reconstitution_ml:g} mg/mL)"
+        out.append(vials)
     if a.tablet_mg:
         out.append(f"{mg / a.tablet_mg:g} × {a.tablet_mg:g} mg tablet(s)")
     return tuple(out)

@@ -38,7 +38,12 @@ def valganciclovir_prevention(facts: Facts, k: Knowledge) -> DrugDose:
     step = formula.rounding_step_mg
     practical = min(round(exact / step) * step, formula.max_mg)
     low, high = formula.tablet_window_mg
-    form = "450 mg tablet allowed" if low <= practical <= high else "oral solution 50 mg/mL"
+    a = drug.administration
+    form = (
+        f"{a.tablet_mg:g} mg tablet allowed"
+        if low <= exact <= high and a.tablet_mg  # the calculated dose, as the source says
+        else f"oral solution {a.oral_solution_mg_per_ml:g} mg/mL"
+    )
     nc = (
         ("valganciclovir.pediatric_rounding",)
         if formula.rounding_grade is Grade.NOT_CONFIRMED

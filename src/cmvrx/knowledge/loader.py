@@ -37,6 +37,7 @@ from cmvrx.knowledge.files import (
 )
 from cmvrx.knowledge.predicate_names import PREDICATE_NAMES
 from cmvrx.knowledge.schema import (
+    Band,
     Drug,
     Grade,
     Parameter,
@@ -73,10 +74,14 @@ REQUIRED_VOCABULARIES = frozenset(
 M = TypeVar("M", bound=BaseModel)
 
 
+def bundled_data() -> Traversable:
+    """The knowledge files shipped in the package (the one place that names them; the
+    mutation tests in tests/mutation/ point this at a mutated copy, in their own process)."""
+    return resources.files("cmvrx.knowledge") / "data"
+
+
 def _read_all(data_dir: Path | None) -> dict[str, bytes]:
-    root: Traversable = (
-        data_dir if data_dir is not None else resources.files("cmvrx.knowledge") / "data"
-    )
+    root: Traversable = data_dir if data_dir is not None else bundled_data()
     names = (*OTHER_FILES, *DRUG_FILES)
     try:
         return {name: (root / f"{name}.toml").read_bytes() for name in names}
@@ -118,6 +123,7 @@ def load(
     for name, drug in drugs.items():
         if drug.id != name:
             raise KnowledgeError(f"{name}.toml: id: {drug.id!r} does not match the file name")
+    drugs = _pediatric_edge(drugs, params.parameter, parameters)
     regimens = _validate("regimens", RegimensFile, data["regimens"])
     knowledge = Knowledge(
         version=version,
@@ -179,6 +185,41 @@ def _apply_overrides(
     return result
 
 
+#: The one parameter that is the inner edge of every pediatric (bedside-Schwartz) table.
+PEDIATRIC_EDGE = "pediatric_full_dose_min_egfr"
+
+
+def _pediatric_edge(
+    drugs: dict[str, Drug], bundled: Mapping[str, Parameter], used: Mapping[str, Parameter]
+) -> dict[str, Drug]:
+    """Each pediatric eGFR table has one inner edge, and it must be the parameter
+    ``pediatric_full_dose_min_egfr`` (NOT CONFIRMED): the loader refuses a table written
+    with another edge, and an override of the parameter moves the edge of every table."""
+    if PEDIATRIC_EDGE not in bundled:
+        raise KnowledgeError(f"parameters.toml: no parameter {PEDIATRIC_EDGE!r}")
+    written, edge = (float(p[PEDIATRIC_EDGE].value) for p in (bundled, used))
+    out = dict(drugs)
+    for name, drug in drugs.items():
+        schedules = []
+        for s in drug.schedule:
+            if s.measure == "egfr_bedside_schwartz":
+                inner = {b.lower for b in s.band if b.lower > 0}
+                if inner != {written}:
+                    raise KnowledgeError(
+                        f"{name}.toml: {s.id}: the inner eGFR edge must be the parameter "
+                        f"{PEDIATRIC_EDGE} ({written:g}), not {sorted(inner)}"
+                    )
+                s = s.model_copy(update={"band": tuple(_move(b, written, edge) for b in s.band)})
+            schedules.append(s)
+        out[name] = drug.model_copy(update={"schedule": tuple(schedules)})
+    return out
+
+
+def _move(band: Band, old: float, new: float) -> Band:
+    update = {k: new for k in ("lower", "upper") if getattr(band, k) == old}
+    return band.model_copy(update=update) if update else band
+
+
 def _content_hash(raw: Mapping[str, bytes], overrides: Mapping[str, float]) -> str:
     digest = hashlib.sha256()
     for name in sorted(raw):
@@ -192,6 +233,8 @@ def _check(k: Knowledge) -> None:
     for schedule in k.schedules.values():
         _check_bands(schedule)
         _check_maximum(schedule)
+    for drug in k.drugs.values():
+        _check_infusion(drug)
     _check_unique_ids(k)
     _check_citations(k)
     _check_references(k)
@@ -221,11 +264,21 @@ def _check_maximum(s: Schedule) -> None:
     for row in rows:
         if row.recommended and row.dose is not None and row.interval is not None:
             per_day = row.dose * row.interval.administrations_per_week / 7
-            if per_day > s.max_per_day * (1 + 1e-9) and row not in s.modifier:
+            if per_day > s.max_per_day * (1 + 1e-9):
                 raise KnowledgeError(
                     f"{s.id}: a row gives {per_day:g}/day, above the label maximum "
                     f"{s.max_per_day:g}/day"
                 )
+
+
+def _check_infusion(drug: Drug) -> None:
+    a = drug.administration
+    low, default = a.infusion_minutes_min, a.infusion_minutes_default
+    if low is not None and default is not None and default < low:
+        raise KnowledgeError(
+            f"{drug.id}.toml: administration: infusion_minutes_default {default:g} is below "
+            f"infusion_minutes_min {low:g}"
+        )
 
 
 def _check_unique_ids(k: Knowledge) -> None:

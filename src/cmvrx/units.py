@@ -26,6 +26,10 @@ def _identity(x: float) -> float:
     return x
 
 
+def _pow10(x: float) -> float:
+    return float(10.0**x)
+
+
 def _scale(factor: float) -> Callable[[float], float]:
     def convert(x: float) -> float:
         return x * factor
@@ -73,6 +77,15 @@ _CONVERTERS: Final[Mapping[str, Mapping[str, Callable[[float], float]]]] = {
     "viral_load": {"[IU]/mL": _identity, "IU/mL": _identity},
     "hiv_rna": {"{copies}/mL": _identity, "copies/mL": _identity},
     "age": {"a": _identity, "y": _identity, "mo": _scale(1 / 12)},
+    # log10 IU/mL (no UCUM code; these spellings are conventions) -> IU/mL
+    "log_viral_load": {
+        "{log_IU}/mL": _pow10,
+        "[log_IU]/mL": _pow10,
+        "log IU/mL": _pow10,
+        "log10 IU/mL": _pow10,
+    },
+    # FHIR Timing units (UCUM) -> hours
+    "duration": {"min": _scale(1 / 60), "h": _identity, "d": _scale(24.0), "wk": _scale(168.0)},
 }
 
 INTERNAL_UNIT: Final[Mapping[str, str]] = {
@@ -90,6 +103,8 @@ INTERNAL_UNIT: Final[Mapping[str, str]] = {
     "viral_load": "IU/mL",
     "hiv_rna": "copies/mL",
     "age": "years",
+    "log_viral_load": "IU/mL",
+    "duration": "h",
 }
 
 

@@ -27,6 +27,7 @@ from cmvrx.knowledge.schema import (
     SchwartzK,
     Source,
 )
+from cmvrx.knowledge.terminology import TerminologyFile
 
 T = TypeVar("T")
 _NOT_BUILT = object()
@@ -54,6 +55,7 @@ class Knowledge:
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     course: CourseFile | None = None
     numbers: Mapping[str, float] = field(default_factory=dict)  # numeric parameters, for speed
+    terminology: TerminologyFile | None = None  # FHIR code bindings (terminology.toml)
     # Values derived from this knowledge alone (schedule lookups, band texts, constant
     # output items), computed on first use by the engine: a warm plan must not rebuild
     # them per call. Keys are tuples of knowledge ids, never patient data.

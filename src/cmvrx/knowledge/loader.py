@@ -39,6 +39,7 @@ from cmvrx.knowledge.schema import (
     Parameter,
     Schedule,
 )
+from cmvrx.knowledge.terminology import TerminologyFile, check_terminology
 
 DRUG_FILES = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
 OTHER_FILES = (
@@ -51,6 +52,7 @@ OTHER_FILES = (
     "resistance",
     "maintenance",
     "course",
+    "terminology",
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -124,6 +126,7 @@ def load(
             if isinstance(p.value, int | float) and not isinstance(p.value, bool)
         },
         course=_validate("course", CourseFile, data["course"]),
+        terminology=_validate("terminology", TerminologyFile, data["terminology"]),
     )
     _check(knowledge)
     return knowledge
@@ -162,6 +165,8 @@ def _check(k: Knowledge) -> None:
     _check_unique_ids(k)
     _check_citations(k)
     _check_references(k)
+    if k.terminology is not None:
+        check_terminology(k.terminology, k.sources)
 
 
 def _check_bands(s: Schedule) -> None:

@@ -1,0 +1,675 @@
+"""FHIR R4 in: Patient, Observation, Condition, Procedure (dialysis), MedicationRequest,
+MedicationAdministration, MedicationStatement and AllergyIntolerance become a ``Case``,
+course events and order documents — with every unusable value reported.
+
+Entry points: ``read`` (a Bundle, a CDS Hooks prefetch dict, a resource or a list),
+``read_ndjson`` (Bulk Data lines) and ``from_items``; ``group_by_patient`` splits a
+multi-patient export. Nothing is defaulted: a missing required fact is a
+``missing_fact`` problem and ``case`` is ``None`` (``case_document`` keeps what was
+found, for a caller that can complete it from the clinician).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from cmvrx.fhir.conditions import ConditionFacts, ConditionReader
+from cmvrx.fhir.dosage import OrderReader, dose_quantity, first_dosage
+from cmvrx.fhir.drugs import DrugMatcher
+from cmvrx.fhir.observations import ObservationReader, Reading
+from cmvrx.fhir.problems import Match, Problem
+from cmvrx.fhir.resources import Item, collect, from_ndjson
+from cmvrx.fhir.values import code_of, day, instant, mapping, number
+from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.model.course import EVENT_ADAPTER, Analyte, Event
+from cmvrx.model.patient import Case, Dialysis
+
+READ_TYPES = frozenset(
+    {
+        "Patient",
+        "Observation",
+        "Condition",
+        "Procedure",
+        "MedicationRequest",
+        "MedicationAdministration",
+        "MedicationStatement",
+        "AllergyIntolerance",
+        "Medication",
+    }
+)
+_MED_TYPES = ("MedicationRequest", "MedicationAdministration", "MedicationStatement")
+_CURRENT = {
+    "MedicationRequest": {"active", "on-hold"},
+    "MedicationStatement": {"active", "intended"},
+    "MedicationAdministration": {"in-progress"},
+}
+_ALLERGY = {
+    "ganciclovir": "ganciclovir",
+    "foscarnet": "foscarnet",
+    "cidofovir": "cidofovir",
+    "probenecid": "probenecid_or_sulfa_allergy",
+    "sulfonamide": "probenecid_or_sulfa_allergy",
+}
+_STALE_AFTER = {  # analyte -> knowledge parameter giving its freshness limit (hours)
+    "creatinine": "creatinine_max_age_hours",
+    "anc": "blood_count_max_age_hours",
+    "platelets": "blood_count_max_age_hours",
+    "hemoglobin": "blood_count_max_age_hours",
+}
+_LAB_ANALYTES = frozenset(a.value for a in Analyte)
+
+
+@dataclass(frozen=True, slots=True)
+class DrugUse:
+    """A recognised drug in a medication resource: which ingredient, status, how matched."""
+
+    resource: str
+    ingredient: str
+    role: str
+    status: str
+    route: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in ("resource", "ingredient", "role", "status", "route")}
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    """The case (or ``None`` with the reasons in ``problems``), events, orders and reports."""
+
+    case: Case | None
+    case_document: dict[str, Any]
+    events: tuple[Event, ...]
+    orders: tuple[dict[str, Any], ...]  # draft MedicationRequests of CMV antivirals
+    active_orders: tuple[dict[str, Any], ...]  # active / on-hold ones
+    problems: tuple[Problem, ...]
+    matched: tuple[Match, ...]
+    drugs: tuple[DrugUse, ...]
+    skipped: dict[str, int]
+    patient_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case.model_dump(mode="json") if self.case else None,
+            "case_document": self.case_document,
+            "events": [EVENT_ADAPTER.dump_python(e, mode="json") for e in self.events],
+            "orders": list(self.orders),
+            "active_orders": list(self.active_orders),
+            "problems": [p.to_dict() for p in self.problems],
+            "matched": [m.to_dict() for m in self.matched],
+            "drugs": [d.to_dict() for d in self.drugs],
+            "skipped": dict(self.skipped),
+            "patient_id": self.patient_id,
+        }
+
+
+def read(
+    source: object,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+    case_id: str | None = None,
+    dialysis: Dialysis | None = None,
+    no_dialysis_unless_recorded: bool = False,
+) -> InboundResult:
+    """Map a Bundle, a prefetch dict, a resource or a list of them (one patient)."""
+    items, problems = collect(source)
+    return from_items(
+        items,
+        as_of=as_of,
+        knowledge=knowledge,
+        problems=problems,
+        case_id=case_id,
+        dialysis=dialysis,
+        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+    )
+
+
+def read_ndjson(
+    lines: Iterable[str | bytes], name: str, *, as_of: datetime, knowledge: Knowledge | None = None
+) -> list[InboundResult]:
+    """Map NDJSON lines (any resource types, any number of patients): one result per patient."""
+    items, problems = from_ndjson(lines, name)
+    groups, orphans = group_by_patient(items)
+    results = [from_items(g, as_of=as_of, knowledge=knowledge) for g in groups.values()]
+    if orphans or problems:
+        results.append(from_items(orphans, as_of=as_of, knowledge=knowledge, problems=problems))
+    return results
+
+
+def group_by_patient(items: Iterable[Item]) -> tuple[dict[str, list[Item]], list[Item]]:
+    """Items by patient id (the Patient's own id, or its ``subject``/``patient`` reference);
+    items that name no patient are returned apart."""
+    groups: dict[str, list[Item]] = {}
+    orphans: list[Item] = []
+    for item in items:
+        pid = _patient_of(item)
+        if pid is None:
+            orphans.append(item)
+        else:
+            groups.setdefault(pid, []).append(item)
+    return groups, orphans
+
+
+def _patient_of(item: Item) -> str | None:
+    r = item.resource
+    if item.type == "Patient":
+        rid = r.get("id")
+        return rid if isinstance(rid, str) and rid else None
+    for key in ("subject", "patient"):
+        ref = mapping(r.get(key)).get("reference")
+        if isinstance(ref, str):
+            tail = ref.rsplit("/", 2)
+            if len(tail) >= 2 and tail[-2] == "Patient" and tail[-1]:
+                return tail[-1]
+            if ref.startswith("urn:uuid:"):
+                return ref.removeprefix("urn:uuid:")
+    return None
+
+
+def from_items(
+    items: Iterable[Item],
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+    problems: list[Problem] | None = None,
+    case_id: str | None = None,
+    dialysis: Dialysis | None = None,
+    no_dialysis_unless_recorded: bool = False,
+) -> InboundResult:
+    """The core mapping of one patient's resources at ``as_of`` (timezone-aware)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    if knowledge is None:
+        from cmvrx.api import load_knowledge
+
+        knowledge = load_knowledge()
+    m = _Mapper(knowledge, as_of, list(problems or ()))
+    m.run(list(items))
+    return m.result(case_id, dialysis, no_dialysis_unless_recorded)
+
+
+@dataclass
+class _Mapper:
+    knowledge: Knowledge
+    as_of: datetime
+    problems: list[Problem]
+    matched: list[Match] = field(default_factory=list)
+    readings: list[Reading] = field(default_factory=list)
+    facts: ConditionFacts = field(default_factory=ConditionFacts)
+    drugs: list[DrugUse] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    active_orders: list[dict[str, Any]] = field(default_factory=list)
+    doses: list[Event] = field(default_factory=list)
+    intolerance: dict[str, bool] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    patients: list[Item] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        t = self.knowledge.terminology
+        assert t is not None
+        self.observations = ObservationReader(self.knowledge, t, self.as_of)
+        self.conditions = ConditionReader(t)
+        self.matcher = DrugMatcher(t)
+        self.order_reader = OrderReader(self.knowledge)
+
+    def run(self, items: list[Item]) -> None:
+        self.medications = {i.ref: i.resource for i in items if i.type == "Medication"}
+        self.patients = [i for i in items if i.type == "Patient"]
+        pid = self.patients[0].resource.get("id") if len(self.patients) == 1 else None
+        if len(self.patients) > 1:
+            self._problem(
+                "conflict",
+                "",
+                "Patient",
+                f"{len(self.patients)} Patient resources: one patient at a time",
+            )
+        for item in items:
+            if item.type not in READ_TYPES:
+                self.skipped[f"{item.type or 'no resourceType'}: not read"] += 1
+                continue
+            other = _patient_of(item)
+            if item.type != "Patient" and pid and other and other != pid:
+                self._problem(
+                    "conflict",
+                    item.ref,
+                    "subject",
+                    "belongs to another patient: not used",
+                    item.where,
+                )
+                continue
+            try:
+                self._one(item)
+            except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+                self._problem(
+                    "malformed",
+                    item.ref,
+                    "",
+                    f"could not be read: {type(exc).__name__}",
+                    item.where,
+                )
+
+    def _problem(self, kind: Any, ref: str, fld: str, message: str, where: str = "") -> None:
+        self.problems.append(Problem(kind, ref, fld, message, where))
+
+    def _one(self, item: Item) -> None:
+        kind = item.type
+        if kind == "Observation":
+            reading = self.observations.read(item, self.problems, self.matched)
+            if reading is not None:
+                self.readings.append(reading)
+            elif self.observations.binding(item.resource) is None:
+                self.skipped["Observation: no bound LOINC code"] += 1
+        elif kind in ("Condition", "Procedure"):
+            if not self.conditions.read(item, self.facts, self.problems, self.matched):
+                self.skipped[f"{kind}: no bound code"] += 1
+        elif kind in _MED_TYPES:
+            self._medication(item)
+        elif kind == "AllergyIntolerance":
+            self._allergy(item)
+
+    def _concept(self, item: Item) -> object:
+        r = item.resource
+        if "medicationCodeableConcept" in r:
+            return r["medicationCodeableConcept"]
+        ref = mapping(r.get("medicationReference")).get("reference")
+        if isinstance(ref, str):
+            if ref.startswith("#"):
+                for contained in r.get("contained") or ():
+                    if isinstance(contained, Mapping) and contained.get("id") == ref[1:]:
+                        return contained.get("code")
+            elif ref in self.medications:
+                return self.medications[ref].get("code")
+            self._problem(
+                "unresolved_reference",
+                item.ref,
+                "medicationReference",
+                f"{ref} is not in the data sent",
+                item.where,
+            )
+        return None
+
+    def _medication(self, item: Item) -> None:
+        concept = self._concept(item)
+        match = self.matcher.match(concept, item.ref, item.where, self.problems, self.matched)
+        if match is None:
+            self.skipped[f"{item.type}: no bound drug"] += 1
+            return
+        status = str(item.resource.get("status", ""))
+        ingredient = match.ingredient
+        self.drugs.append(DrugUse(item.ref, ingredient.id, ingredient.role, status, match.route))
+        if ingredient.role != "cmv_antiviral":
+            return
+        if status == "entered-in-error":
+            self._problem(
+                "entered_in_error", item.ref, "status", "entered in error: never used", item.where
+            )
+        elif item.type == "MedicationRequest" and status in ("draft", "active", "on-hold"):
+            doc, how = self.order_reader.order(
+                item.resource, ingredient.id, item.ref, item.where, self.problems
+            )
+            if doc is not None:
+                self.matched.append(Match(item.ref, f"route {doc['route']}", how))
+                (self.orders if status == "draft" else self.active_orders).append(doc)
+        elif item.type == "MedicationAdministration" and status == "completed":
+            self._dose_given(item, ingredient.id)
+
+    def _dose_given(self, item: Item, drug: str) -> None:
+        r = item.resource
+        at = instant(r.get("effectiveDateTime") or mapping(r.get("effectivePeriod")).get("start"))
+        q = dose_quantity(first_dosage(r, "dosage"))
+        value, unit = number(q.get("value")), q.get("code") or q.get("unit")
+        if at is None:
+            self._problem(
+                "missing_time",
+                item.ref,
+                "effectiveDateTime",
+                "no date-time with a time zone",
+                item.where,
+            )
+        elif at > self.as_of:
+            self._problem(
+                "future",
+                item.ref,
+                "effectiveDateTime",
+                f"{at.isoformat()} is after as_of",
+                item.where,
+            )
+        elif value is None or value <= 0 or unit != "mg":
+            self._problem(
+                "missing_value",
+                item.ref,
+                "dosage.dose",
+                f"dose {value!r} {unit!r}: a given dose is read in mg only",
+                item.where,
+            )
+        else:
+            self.doses.append(
+                EVENT_ADAPTER.validate_python(
+                    {"kind": "dose_given", "at": at, "drug": drug, "dose_mg": value}
+                )
+            )
+
+    def _allergy(self, item: Item) -> None:
+        r = item.resource
+        if code_of(r.get("verificationStatus")) in ("refuted", "entered-in-error"):
+            return
+        if code_of(r.get("clinicalStatus")) not in (None, "active"):
+            return
+        match = self.matcher.match(r.get("code"), item.ref, item.where, self.problems, self.matched)
+        key = _ALLERGY.get(match.ingredient.id) if match else None
+        if key is None:
+            self.skipped["AllergyIntolerance: not one cmvrx reads"] += 1
+            return
+        self.intolerance[key] = True
+
+    # ------------------------------------------------------------------ assembly
+    def result(
+        self, case_id: str | None, dialysis: Dialysis | None, assume_none: bool
+    ) -> InboundResult:
+        patient = self.patients[0] if len(self.patients) == 1 else None
+        pid = patient.resource.get("id") if patient else None
+        newest = self._newest()
+        doc = self._document(
+            case_id or (pid if isinstance(pid, str) else None),
+            patient,
+            newest,
+            dialysis,
+            assume_none,
+        )
+        case = self._validate(doc)
+        return InboundResult(
+            case=case,
+            case_document=doc,
+            events=tuple(sorted((*self._events(), *self.doses), key=lambda e: e.at)),
+            orders=tuple(self.orders),
+            active_orders=tuple(self.active_orders),
+            problems=tuple(self.problems),
+            matched=tuple(self.matched),
+            drugs=tuple(self.drugs),
+            skipped=dict(self.skipped),
+            patient_id=pid if isinstance(pid, str) else None,
+        )
+
+    def _newest(self) -> dict[str, Reading]:
+        newest: dict[str, Reading] = {}
+        for r in self.readings:
+            if r.analyte not in newest or r.at > newest[r.analyte].at:
+                newest[r.analyte] = r
+        for analyte, param in _STALE_AFTER.items():
+            last = newest.get(analyte)
+            if last is None:
+                continue
+            limit = self.knowledge.number(param)
+            age_h = (self.as_of - last.at).total_seconds() / 3600
+            if age_h > limit:
+                self._problem(
+                    "stale",
+                    last.ref,
+                    "effectiveDateTime",
+                    f"newest {analyte} is {age_h:.0f} h old (limit {limit:g} h, {param}): measure it again",
+                    last.where,
+                )
+        return newest
+
+    def _missing(self, fld: str, message: str) -> None:
+        self._problem("missing_fact", "", fld, message)
+
+    def _document(
+        self,
+        case_id: str | None,
+        patient: Item | None,
+        newest: dict[str, Reading],
+        dialysis: Dialysis | None,
+        assume_none: bool,
+    ) -> dict[str, Any]:
+        doc: dict[str, Any] = {"case_id": case_id}
+        if case_id is None:
+            self._missing("case_id", "no Patient id and no case_id given")
+        doc["patient"] = self._patient(patient, newest)
+        doc["renal"] = self._renal(newest, dialysis, assume_none)
+        if self.facts.sites:
+            doc["disease"] = {"sites": sorted(self.facts.sites)}
+        else:
+            self._missing(
+                "disease.sites",
+                "no active, confirmed Condition names a CMV disease site (SNOMED; ICD-10-CM has none for most sites)",
+            )
+        doc["hiv"] = self._hiv(newest)
+        transplant = self._transplant()
+        if transplant:
+            doc["transplant"] = transplant
+        doc["medications"] = sorted(
+            {
+                d.ingredient
+                for d in self.drugs
+                if d.status in _CURRENT.get(d.resource.split("/")[0], set())
+            }
+        )
+        doc["blood_counts"] = {
+            a: _measurement(newest[a]) for a in ("anc", "platelets", "hemoglobin") if a in newest
+        }
+        doc["electrolytes"] = {
+            a: _measurement(newest[a])
+            for a in ("potassium", "magnesium", "calcium", "ionized_calcium", "phosphate")
+            if a in newest
+        }
+        if self.intolerance:
+            doc["intolerance"] = dict(self.intolerance)
+        return {k: v for k, v in doc.items() if v is not None}
+
+    def _patient(self, patient: Item | None, newest: dict[str, Reading]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        r = patient.resource if patient else {}
+        if patient is None:
+            self._missing("patient", "no single Patient resource")
+        gender = r.get("gender")
+        if gender in ("male", "female"):
+            out["sex"] = gender
+        elif patient is not None:
+            self._missing(
+                "patient.sex",
+                f"gender {gender!r}: Cockcroft–Gault needs male or female; state the sex to use",
+            )
+        born = day(r.get("birthDate"))
+        if born is not None:
+            age = _age(born, self.as_of.date())
+            if age is None:
+                self._problem(
+                    "implausible",
+                    patient.ref if patient else "",
+                    "birthDate",
+                    "birth date after as_of",
+                )
+            else:
+                out["age"] = age
+        elif patient is not None:
+            self._missing("patient.age", f"birthDate {r.get('birthDate')!r} is not a full date")
+        weight = newest.get("weight")
+        if weight is not None:
+            out["weight"] = {"value": weight.value, "unit": weight.unit}
+            out["weight_measured_at"] = weight.at.isoformat()
+        else:
+            self._missing(
+                "patient.weight", "no usable body weight (LOINC 29463-7): weigh the patient"
+            )
+        height = newest.get("height")
+        if height is not None:
+            out["height"] = {"value": height.value, "unit": height.unit}
+        if self.facts.pregnant:
+            out["pregnant"] = True
+        return out
+
+    def _renal(
+        self, newest: dict[str, Reading], dialysis: Dialysis | None, assume_none: bool
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "creatinine" in newest:
+            out["serum_creatinine"] = _measurement(newest["creatinine"])
+        if "measured_creatinine_clearance" in newest:
+            out["measured_creatinine_clearance"] = _measurement(
+                newest["measured_creatinine_clearance"]
+            )
+        protein = self._urine_protein(newest)
+        if protein:
+            out["urine_protein"] = protein
+        state = self._dialysis(dialysis, assume_none)
+        if state is not None:
+            out["dialysis"] = state.value
+        return out
+
+    def _dialysis(self, stated: Dialysis | None, assume_none: bool) -> Dialysis | None:
+        f = self.facts
+        recorded = Dialysis.intermittent_hemodialysis if f.hemodialysis else None
+        evidence = f.dialysis_dependence or f.hemodialysis or f.dialysis_procedures
+        if stated is not None:
+            if stated is Dialysis.none and evidence:
+                self._problem(
+                    "conflict",
+                    "",
+                    "renal.dialysis",
+                    "stated 'none' but dialysis is recorded: resolve it",
+                )
+                return None
+            self.matched.append(Match("", "renal.dialysis", "stated by the caller"))
+            return stated
+        if recorded is not None:
+            return recorded
+        if f.dialysis_dependence:
+            self._missing(
+                "renal.dialysis",
+                "dependence on dialysis is recorded but not the modality: state intermittent_hemodialysis, crrt or peritoneal",
+            )
+        elif f.dialysis_procedures:
+            self._missing(
+                "renal.dialysis",
+                f"dialysis procedures are recorded ({', '.join(f.dialysis_procedures[-3:])}) but no current dialysis status: state it",
+            )
+        elif assume_none:
+            self.matched.append(
+                Match(
+                    "",
+                    "renal.dialysis",
+                    "none: no dialysis recorded (caller chose no_dialysis_unless_recorded)",
+                )
+            )
+            return Dialysis.none
+        else:
+            self._missing(
+                "renal.dialysis",
+                "no dialysis status recorded: state none, intermittent_hemodialysis, crrt or peritoneal",
+            )
+        return None
+
+    def _urine_protein(self, newest: dict[str, Reading]) -> dict[str, Any] | None:
+        quantity, dip = newest.get("urine_protein"), newest.get("urine_protein_dipstick")
+        if quantity is None and dip is None:
+            return None
+        if quantity is not None and dip is not None and quantity.at != dip.at:
+            if quantity.at > dip.at:
+                dip = None
+            else:
+                quantity = None
+        taken = quantity.at if quantity is not None else dip.at if dip is not None else None
+        out: dict[str, Any] = {"measured_at": taken.isoformat() if taken else None}
+        if quantity is not None:
+            out["quantity"] = {"value": quantity.value, "unit": quantity.unit}
+        if dip is not None:
+            out["dipstick"] = dip.dipstick
+        return out
+
+    def _hiv(self, newest: dict[str, Reading]) -> dict[str, Any] | None:
+        cd4, rna = newest.get("cd4"), newest.get("hiv_rna")
+        if not self.facts.hiv and cd4 is None and rna is None:
+            return None
+        out: dict[str, Any] = {"status": "positive" if self.facts.hiv else "unknown"}
+        if cd4 is not None:
+            out["cd4"] = _measurement(cd4)
+        if rna is not None:
+            out["hiv_rna"] = _measurement(rna)
+        return out
+
+    def _transplant(self) -> dict[str, Any] | None:
+        f = self.facts
+        if f.hsct and f.organs:
+            self._problem(
+                "conflict",
+                "",
+                "transplant",
+                "both stem-cell and solid-organ transplant are recorded: state which one this CMV disease follows",
+            )
+            return None
+        if f.hsct:
+            return {"kind": "hsct"}
+        if f.organs:
+            specific = sorted(f.organs - {"organ"})
+            return {"kind": "sot", **({"detail": ", ".join(specific)} if specific else {})}
+        return None
+
+    def _events(self) -> list[Event]:
+        events: list[Event] = []
+        for r in self.readings:
+            data = _event_data(r)
+            if data is None:
+                continue
+            try:
+                events.append(EVENT_ADAPTER.validate_python(data))
+            except ValidationError as exc:
+                self._problem(
+                    "malformed",
+                    r.ref,
+                    "",
+                    f"not a valid course event: {exc.errors()[0]['msg']}",
+                    r.where,
+                )
+        return events
+
+    def _validate(self, doc: dict[str, Any]) -> Case | None:
+        if any(p.kind in ("missing_fact",) for p in self.problems):
+            return None
+        try:
+            return Case.model_validate(doc)
+        except ValidationError as exc:
+            for error in exc.errors():
+                where = ".".join(str(p) for p in error["loc"])
+                self._missing(where, f"not a valid case: {error['msg']}")
+            return None
+
+
+def _measurement(r: Reading) -> dict[str, Any]:
+    return {"value": r.value, "unit": r.unit, "measured_at": r.at.isoformat()}
+
+
+def _event_data(r: Reading) -> dict[str, Any] | None:
+    if r.analyte == "cmv_dna":
+        return {
+            "kind": "cmv_pcr",
+            "at": r.at,
+            "result": r.pcr_result,
+            "value": r.internal,
+            "lower_limit": r.lower_limit,
+            "specimen": r.specimen or "plasma",
+        }
+    if r.analyte == "weight":
+        return {"kind": "weight", "at": r.at, "value": r.value, "unit": r.unit}
+    if r.analyte == "urine_protein_dipstick":
+        return {"kind": "lab", "at": r.at, "analyte": "urine_protein", "dipstick": r.dipstick}
+    if r.analyte in _LAB_ANALYTES:
+        return {"kind": "lab", "at": r.at, "analyte": r.analyte, "value": r.value, "unit": r.unit}
+    return None
+
+
+def _age(born: date, today: date) -> dict[str, Any] | None:
+    """Completed years (months under 2 years) on ``today``; ``None`` if born later."""
+    if born > today:
+        return None
+    months = (today.year - born.year) * 12 + today.month - born.month - (today.day < born.day)
+    if months < 24:
+        return {"value": months, "unit": "mo"}
+    return {"value": months // 12, "unit": "a"}

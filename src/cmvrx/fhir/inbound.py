@@ -115,7 +115,7 @@ def read(
     as_of: datetime,
     knowledge: Knowledge | None = None,
     case_id: str | None = None,
-    dialysis: Dialysis | None = None,
+    dialysis: Dialysis | str | None = None,
     no_dialysis_unless_recorded: bool = False,
 ) -> InboundResult:
     """Map a Bundle, a prefetch dict, a resource or a list of them (one patient)."""
@@ -180,7 +180,7 @@ def from_items(
     knowledge: Knowledge | None = None,
     problems: list[Problem] | None = None,
     case_id: str | None = None,
-    dialysis: Dialysis | None = None,
+    dialysis: Dialysis | str | None = None,
     no_dialysis_unless_recorded: bool = False,
 ) -> InboundResult:
     """The core mapping of one patient's resources at ``as_of`` (timezone-aware)."""
@@ -192,7 +192,8 @@ def from_items(
         knowledge = load_knowledge()
     m = _Mapper(knowledge, as_of, list(problems or ()))
     m.run(list(items))
-    return m.result(case_id, dialysis, no_dialysis_unless_recorded)
+    stated = Dialysis(dialysis) if dialysis is not None else None  # ValueError names it
+    return m.result(case_id, stated, no_dialysis_unless_recorded)
 
 
 @dataclass

@@ -42,9 +42,15 @@ def observation_codes(
     ]
 
 
-def condition_codes(knowledge: Knowledge | None = None) -> list[tuple[str, str]]:
-    """SNOMED CT and ICD-10-CM codes bound to a concept."""
-    return [(SYSTEM_URI[c.system], c.code) for c in terminology(knowledge).condition]
+def condition_codes(
+    knowledge: Knowledge | None = None, resource: str = "Condition"
+) -> list[tuple[str, str]]:
+    """SNOMED CT and ICD-10-CM codes bound to a concept, for Conditions (or Procedures)."""
+    return [
+        (SYSTEM_URI[c.system], c.code)
+        for c in terminology(knowledge).condition
+        if c.resource == resource
+    ]
 
 
 def medication_codes(
@@ -59,3 +65,22 @@ def medication_codes(
 def search_token(pairs: list[tuple[str, str]]) -> str:
     """``system|code,system|code`` for a FHIR ``code=`` search parameter."""
     return ",".join(f"{system}|{code}" for system, code in pairs)
+
+
+def prefetch_templates(knowledge: Knowledge | None = None) -> dict[str, str]:
+    """CDS Hooks prefetch templates (FHIR searches relative to ``fhirServer``) for what
+    the inbound mapping reads. Searches filtered by code list every bound code, so an
+    EHR that honours the filter sends all that is needed (e.g. all creatinine codes).
+    Medication searches filter by status, not code: text is the last-resort match."""
+    patient = "{{context.patientId}}"
+    procedures = condition_codes(knowledge, "Procedure")
+    return {
+        "patient": f"Patient/{patient}",
+        "observations": f"Observation?patient={patient}&code={search_token(observation_codes(knowledge))}",
+        "conditions": f"Condition?patient={patient}&code={search_token(condition_codes(knowledge))}",
+        "procedures": f"Procedure?patient={patient}&code={search_token(procedures)}",
+        "medicationRequests": f"MedicationRequest?patient={patient}&status=active,on-hold,draft",
+        "medicationAdministrations": f"MedicationAdministration?patient={patient}",
+        "medicationStatements": f"MedicationStatement?patient={patient}&status=active,intended",
+        "allergies": f"AllergyIntolerance?patient={patient}",
+    }

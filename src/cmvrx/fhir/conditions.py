@@ -55,7 +55,7 @@ class ConditionReader:
         """Fold one Condition or Procedure into ``facts``; ``False`` if its code is not bound."""
         r = item.resource
         b = self.binding(r)
-        if b is None:
+        if b is None or (item.type == "Procedure" and b.resource != "Procedure"):
             return False
         matched.append(Match(item.ref, b.concept, f"{b.system}:{b.code} ({b.confidence})"))
         if item.type == "Procedure":

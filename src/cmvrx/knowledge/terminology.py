@@ -61,6 +61,7 @@ class ConditionBinding(StrictModel):
 
     system: Literal["icd10cm", "snomed"]
     code: str
+    resource: Literal["Condition", "Procedure"] = "Condition"
     display: str
     concept: str
     confidence: Confidence

@@ -132,10 +132,19 @@ def read(
 
 
 def read_ndjson(
-    lines: Iterable[str | bytes], name: str, *, as_of: datetime, knowledge: Knowledge | None = None
+    files: Mapping[str, Iterable[str | bytes]],
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
 ) -> list[InboundResult]:
-    """Map NDJSON lines (any resource types, any number of patients): one result per patient."""
-    items, problems = from_ndjson(lines, name)
+    """Map NDJSON files ``{name: lines}`` (a Bulk Data export: any resource types, any
+    number of patients): one result per patient, plus one for what names no patient."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for name, lines in files.items():
+        got, bad = from_ndjson(lines, name)
+        items += got
+        problems += bad
     groups, orphans = group_by_patient(items)
     results = [from_items(g, as_of=as_of, knowledge=knowledge) for g in groups.values()]
     if orphans or problems:

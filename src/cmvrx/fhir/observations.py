@@ -168,7 +168,7 @@ class ObservationReader:
             )
             return None
         try:
-            return units.to_internal(value, unit, b.quantity, field=b.analyte)
+            return units.observation_value(value, unit, b.quantity, field=b.analyte)
         except (UnitError, OverflowError) as exc:
             fail(
                 "implausible", "valueQuantity.value", f"{value:g} {unit} cannot be converted: {exc}"
@@ -257,14 +257,14 @@ class ObservationReader:
             value, unit = number(low.get("value")), quantity_unit(low)
             if value is not None and unit in b.units:
                 try:
-                    return units.to_internal(value, unit, b.quantity, field="referenceRange")
+                    return units.observation_value(value, unit, b.quantity, field="referenceRange")
                 except (UnitError, OverflowError):
                     return None
             text = rng.get("text")
             found = _LIMIT.search(text) if isinstance(text, str) else None
             if found:
                 try:
-                    return units.to_internal(
+                    return units.observation_value(
                         float(found.group(1)), b.units[0], b.quantity, field="referenceRange"
                     )
                 except (UnitError, OverflowError):

@@ -210,7 +210,7 @@ def _check_observation(o: ObservationBinding) -> None:
     if o.quantity in NO_CONVERSION:
         return
     try:
-        accepted = units.accepted_units(o.quantity)
+        accepted = units.observation_units(o.quantity)
     except KeyError:
         raise KnowledgeError(
             f"terminology.toml: observation {o.code}: unknown quantity kind {o.quantity!r}"

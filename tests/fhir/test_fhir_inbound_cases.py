@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cmvrx import api
 from cmvrx.fhir import inbound
 from cmvrx.fhir.problems import PROBLEM_KINDS
 
@@ -65,3 +66,8 @@ def test_case(path: Path) -> None:
         assert any(_subset(e, got) for got in out["events"]), (e, out["events"])
     if "skipped" in expect:
         assert out["skipped"] == expect["skipped"]
+    if result.case is not None:  # a mapped case plans, and its events make a course
+        as_of = datetime.fromisoformat(spec["as_of"])
+        assert api.plan(result.case, as_of=as_of).case_id == result.case.case_id
+        course = api.load_course({"course_id": "c", "baseline": out["case"], "events": out["events"]})
+        api.assess_course(course, as_of=as_of)

@@ -43,7 +43,6 @@ _DIPSTICK = {
     "4+": "4+",
 }
 _NOT_DETECTED = ("not detected", "undetected", "negative", "none detected", "target not detected")
-_LIMIT = re.compile(r"(\d+(?:\.\d+)?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,25 +250,37 @@ class ObservationReader:
         )
 
     def _limit(self, r: Mapping[str, Any], b: ObservationBinding) -> float | None:
-        for rng in r.get("referenceRange") or ():
+        """The assay's lower limit: ``referenceRange.low``, else a number followed by one of
+        the code's units in ``referenceRange.text`` or a ``note`` (the comments)."""
+        texts_found: list[str] = []
+        for rng in _list(r.get("referenceRange")):
             rng = mapping(rng)
             low = mapping(rng.get("low"))
             value, unit = number(low.get("value")), quantity_unit(low)
             if value is not None and unit in b.units:
-                try:
-                    return units.observation_value(value, unit, b.quantity, field="referenceRange")
-                except (UnitError, OverflowError):
-                    return None
-            text = rng.get("text")
-            found = _LIMIT.search(text) if isinstance(text, str) else None
-            if found:
-                try:
-                    return units.observation_value(
-                        float(found.group(1)), b.units[0], b.quantity, field="referenceRange"
-                    )
-                except (UnitError, OverflowError):
-                    return None
+                return self._as_internal(value, unit, b)
+            if isinstance(rng.get("text"), str):
+                texts_found.append(rng["text"])
+        texts_found += [
+            n["text"] for n in map(mapping, _list(r.get("note"))) if isinstance(n.get("text"), str)
+        ]
+        for text in texts_found:
+            for unit in sorted(b.units, key=len, reverse=True):
+                found = re.search(rf"(\d+(?:\.\d+)?)\s*{re.escape(unit)}", text)
+                if found:
+                    return self._as_internal(float(found.group(1)), unit, b)
         return None
+
+    @staticmethod
+    def _as_internal(value: float, unit: str, b: ObservationBinding) -> float | None:
+        try:
+            return units.observation_value(value, unit, b.quantity, field="referenceRange")
+        except (UnitError, OverflowError):
+            return None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _interpreted_not_detected(r: Mapping[str, Any]) -> bool:

@@ -69,5 +69,7 @@ def test_case(path: Path) -> None:
     if result.case is not None:  # a mapped case plans, and its events make a course
         as_of = datetime.fromisoformat(spec["as_of"])
         assert api.plan(result.case, as_of=as_of).case_id == result.case.case_id
-        course = api.load_course({"course_id": "c", "baseline": out["case"], "events": out["events"]})
+        course = api.load_course(
+            {"course_id": "c", "baseline": out["case"], "events": out["events"]}
+        )
         api.assess_course(course, as_of=as_of)

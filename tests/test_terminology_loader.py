@@ -106,3 +106,18 @@ def test_code_lists_for_prefetch() -> None:
     assert ("http://www.nlm.nih.gov/research/umls/rxnorm", "3008") in meds
     assert all("J05" not in c for _, c in meds)
     assert codes.search_token([("a", "1"), ("b", "2")]) == "a|1,b|2"
+
+
+def test_docs_list_every_code_and_problem_kind() -> None:
+    from cmvrx.fhir.problems import PROBLEM_KINDS
+
+    text = (Path(__file__).parents[1] / "docs" / "fhir.md").read_text(encoding="utf-8")
+    t = codes.terminology()
+    for code in (
+        [o.code for o in t.observation]
+        + [c.code for c in t.condition]
+        + [m.code for m in t.medication]
+    ):
+        assert f" {code} " in text or f" {code}|" in text or f"{code} (" in text, code
+    for kind in PROBLEM_KINDS:
+        assert f"`{kind}`" in text, kind

@@ -107,3 +107,25 @@ def test_medication_request_shape() -> None:
     assert {"ServiceRequest", "DetectedIssue"} <= kinds
     group = bundle["entry"][0]["resource"]
     assert len(group["action"]) == len(bundle["entry"]) - 3
+
+
+def test_maintenance_options_are_intent_option() -> None:
+    plan = api.plan(
+        ROOT / "examples" / "cns-encephalitis-hiv.yaml",
+        as_of=datetime(2026, 11, 25, 12, tzinfo=UTC),
+    )
+    bundle = to_bundle(plan, api.load_knowledge())
+    options = [
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "MedicationRequest"
+        and e["resource"]["intent"] == "option"
+    ]
+    assert any(o["medicationCodeableConcept"]["text"] == "Valganciclovir" for o in options)
+    oral = next(o for o in options if o["medicationCodeableConcept"]["text"] == "Valganciclovir")
+    assert "coding" not in oral["dosageInstruction"][0]["route"]  # 26643006 is UNCONFIRMED
+    assert oral["dosageInstruction"][0]["timing"]["repeat"] == {
+        "frequency": 1,
+        "period": 1,
+        "periodUnit": "d",
+    }

@@ -99,6 +99,8 @@ class _Builder:
             doses.append(p.regimen.step_down.dose)
         for i, d in enumerate(doses):
             self._dose(d, i)
+        for i, d in enumerate(p.maintenance.options):  # later, one of them: intent option
+            self._dose(d, i, option=True)
         for i, m in enumerate(p.monitoring):
             self._monitoring(m, i)
         for i, a in enumerate(p.alerts):
@@ -121,11 +123,12 @@ class _Builder:
         }
 
     # ---------------------------------------------------------------- resources
-    def _dose(self, d: DrugDose, i: int) -> None:
+    def _dose(self, d: DrugDose, i: int, *, option: bool = False) -> None:
         mg = d.practical_mg if d.practical_mg is not None else d.dose_mg
+        key = f"{'option' if option else 'dose'}-{i}"
         if d.status != "dose" or mg is None:
             self._issue(
-                f"dose-{i}",
+                key,
                 d.rule_id,
                 d.cite,
                 "moderate" if d.status != "not_recommended" else "high",
@@ -133,11 +136,11 @@ class _Builder:
                 f"{d.drug_name}: no dose",
             )
             return
-        mr = self._base("MedicationRequest", self._id("dose", str(i), d.rule_id), d.rule_id, d.cite)
+        mr = self._base("MedicationRequest", self._id(key, d.rule_id), d.rule_id, d.cite)
         mr.update(
             {
                 "status": "draft",
-                "intent": "proposal",
+                "intent": "option" if option else "proposal",
                 "medicationCodeableConcept": self._medication(d.drug, d.drug_name),
                 "subject": self.subject,
                 "authoredOn": self.when,
@@ -146,7 +149,7 @@ class _Builder:
         )
         self._add(
             mr,
-            f"{d.drug_name} {mg:g} mg {d.interval} ({d.phase})",
+            f"{'Option: ' if option else ''}{d.drug_name} {mg:g} mg {d.interval} ({d.phase})",
             f"{d.schedule_title}; {d.renal_basis}".strip("; "),
         )
 

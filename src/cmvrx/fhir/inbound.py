@@ -27,6 +27,7 @@ from cmvrx.fhir.problems import Match, Problem
 from cmvrx.fhir.resources import Item, collect, from_ndjson
 from cmvrx.fhir.values import code_of, day, instant, mapping, number
 from cmvrx.knowledge.bundle import Knowledge
+from cmvrx.knowledge.terminology import TerminologyFile
 from cmvrx.model.course import EVENT_ADAPTER, Analyte, Event
 from cmvrx.model.patient import Case, Dialysis
 
@@ -222,12 +223,13 @@ class _Mapper:
     patients: list[Item] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        t = self.knowledge.terminology
-        assert t is not None
-        self.observations = ObservationReader(self.knowledge, t, self.as_of)
-        self.conditions = ConditionReader(t)
-        self.matcher = DrugMatcher(t)
-        self.order_reader = OrderReader(self.knowledge)
+        # readers depend on the knowledge only: built once per knowledge (the audit maps
+        # many patients with one knowledge)
+        k = self.knowledge
+        self.observations = k.derived(("fhir", "observations"), _observation_reader)
+        self.conditions = k.derived(("fhir", "conditions"), _condition_reader)
+        self.matcher = k.derived(("fhir", "drugs"), _drug_matcher)
+        self.order_reader = k.derived(("fhir", "orders"), OrderReader)
 
     def run(self, items: list[Item]) -> None:
         self.medications = {i.ref: i.resource for i in items if i.type == "Medication"}
@@ -271,7 +273,7 @@ class _Mapper:
     def _one(self, item: Item) -> None:
         kind = item.type
         if kind == "Observation":
-            reading = self.observations.read(item, self.problems, self.matched)
+            reading = self.observations.read(item, self.as_of, self.problems, self.matched)
             if reading is not None:
                 self.readings.append(reading)
             elif self.observations.binding(item.resource) is None:
@@ -650,6 +652,24 @@ class _Mapper:
                 where = ".".join(str(p) for p in error["loc"])
                 self._missing(where, f"not a valid case: {error['msg']}")
             return None
+
+
+def _terminology(k: Knowledge) -> TerminologyFile:
+    if k.terminology is None:  # pragma: no cover - the loader always sets it
+        raise ValueError("this knowledge carries no terminology")
+    return k.terminology
+
+
+def _observation_reader(k: Knowledge) -> ObservationReader:
+    return ObservationReader(k, _terminology(k))
+
+
+def _condition_reader(k: Knowledge) -> ConditionReader:
+    return ConditionReader(_terminology(k))
+
+
+def _drug_matcher(k: Knowledge) -> DrugMatcher:
+    return DrugMatcher(_terminology(k))
 
 
 def _measurement(r: Reading) -> dict[str, Any]:

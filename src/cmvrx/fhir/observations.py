@@ -69,7 +69,6 @@ class ObservationReader:
 
     knowledge: Knowledge
     terminology: TerminologyFile
-    as_of: datetime
 
     def __post_init__(self) -> None:
         self.by_code = {o.code: o for o in self.terminology.observation}
@@ -81,7 +80,9 @@ class ObservationReader:
                 return self.by_code[code]
         return None
 
-    def read(self, item: Item, problems: list[Problem], matched: list[Match]) -> Reading | None:
+    def read(
+        self, item: Item, as_of: datetime, problems: list[Problem], matched: list[Match]
+    ) -> Reading | None:
         """The reading of a bound Observation, or ``None`` with the problem reported."""
         r = item.resource
         b = self.binding(r)
@@ -118,7 +119,7 @@ class ObservationReader:
                 "no date-time with a time zone: when was it taken?",
             )
             return None
-        if at > self.as_of:
+        if at > as_of:
             fail("future", "effectiveDateTime", f"{at.isoformat()} is after as_of")
             return None
         base = Reading(b.analyte, at, item.ref, item.where, b.code, specimen=b.specimen)

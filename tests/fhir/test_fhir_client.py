@@ -153,3 +153,14 @@ def test_templates_need_their_context() -> None:
         fill_template("Patient/{{userPractitionerId}}", {"patientId": "1"})
     with pytest.raises(FhirServerError):
         FhirClient("file:///etc", TOKEN)
+
+
+def test_mapping_modules_do_not_import_httpx() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cmvrx.fhir.inbound, cmvrx.fhir.outbound, cmvrx.fhir.codes, cmvrx.fhir.client;"
+        "assert 'httpx' not in sys.modules, 'httpx imported eagerly'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -67,6 +67,18 @@ class OrderReader:
         if not isinstance(rid, str) or not rid:
             fail("id", "no resource id: a corrected order could not update it")
         dosage = first_dosage(resource, "dosageInstruction")
+        several = resource.get("dosageInstruction")
+        if isinstance(several, list) and len(several) > 1:
+            fail(
+                "dosageInstruction",
+                "several dosage instructions (a sequence): not read as one order",
+            )
+        dar = dosage.get("doseAndRate")
+        if isinstance(dar, list) and len(dar) > 1:
+            fail(
+                "dosageInstruction.doseAndRate",
+                "several doses in one instruction: not read as one order",
+            )
         doc: dict[str, Any] = {"id": rid, "drug": drug}
         self._dose(dosage, doc, fail)
         self._timing(dosage, doc, fail)

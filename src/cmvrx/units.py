@@ -73,6 +73,8 @@ _CONVERTERS: Final[Mapping[str, Mapping[str, Callable[[float], float]]]] = {
     "viral_load": {"[IU]/mL": _identity, "IU/mL": _identity},
     "hiv_rna": {"{copies}/mL": _identity, "copies/mL": _identity},
     "age": {"a": _identity, "y": _identity, "mo": _scale(1 / 12)},
+    # FHIR Timing units (UCUM) -> hours
+    "duration": {"min": _scale(1 / 60), "h": _identity, "d": _scale(24.0), "wk": _scale(168.0)},
 }
 
 INTERNAL_UNIT: Final[Mapping[str, str]] = {
@@ -90,6 +92,7 @@ INTERNAL_UNIT: Final[Mapping[str, str]] = {
     "viral_load": "IU/mL",
     "hiv_rna": "copies/mL",
     "age": "years",
+    "duration": "h",
 }
 
 
@@ -121,3 +124,28 @@ def from_internal(value: float, unit: str, kind: str) -> float:
 def creatinine_mg_dl(value: float, unit: str, *, field: str = "serum_creatinine") -> float:
     """Serum creatinine in mg/dL from mg/dL or µmol/L."""
     return to_internal(value, unit, "creatinine", field=field)
+
+
+# log10 IU/mL (no UCUM code; these spellings are conventions). Not a linear unit, so it
+# is kept out of the table above: only FHIR observations (CMV DNA, LOINC 72494-8) use it.
+LOG_VIRAL_LOAD_UNITS: Final = ("{log_IU}/mL", "[log_IU]/mL", "log IU/mL", "log10 IU/mL")
+_MAX_LOG10: Final = 300.0  # beyond this 10**x overflows a float
+
+
+def observation_units(kind: str) -> tuple[str, ...]:
+    """Units accepted for a quantity kind, including ``log_viral_load``."""
+    return LOG_VIRAL_LOAD_UNITS if kind == "log_viral_load" else accepted_units(kind)
+
+
+def observation_value(value: float, unit: str, kind: str, *, field: str) -> float:
+    """:func:`to_internal`, plus ``log_viral_load`` (log10 IU/mL) to IU/mL."""
+    if kind != "log_viral_load":
+        return to_internal(value, unit, kind, field=field)
+    if unit not in LOG_VIRAL_LOAD_UNITS:
+        raise UnitError(
+            f"unit {unit!r} is not accepted; use one of {', '.join(LOG_VIRAL_LOAD_UNITS)}",
+            field=field,
+        )
+    if not -_MAX_LOG10 < value < _MAX_LOG10:
+        raise UnitError(f"log10 value {value:g} is out of range", field=field)
+    return float(10.0**value)

@@ -31,6 +31,7 @@ from cmvrx.knowledge.schema import (
     SchwartzK,
     Source,
 )
+from cmvrx.knowledge.terminology import TerminologyFile
 
 T = TypeVar("T")
 _NOT_BUILT = object()
@@ -72,6 +73,7 @@ class Knowledge:
     orders: OrdersFile | None = None
     vocabularies: VocabulariesFile | None = None
     vocabulary_sets: Mapping[str, frozenset[str]] = field(default_factory=dict)  # for speed
+    terminology: TerminologyFile | None = None  # FHIR code bindings (terminology.toml)
 
     @property
     def memo(self) -> dict[tuple[str, ...], Any]:

@@ -43,6 +43,7 @@ from cmvrx.knowledge.schema import (
     Parameter,
     Schedule,
 )
+from cmvrx.knowledge.terminology import TerminologyFile, check_terminology
 
 DRUG_FILES = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
 OTHER_FILES = (
@@ -57,6 +58,7 @@ OTHER_FILES = (
     "course",
     "orders",
     "vocabularies",
+    "terminology",
 )
 
 #: The vocabularies the engine reads (vocabularies.toml must define each).
@@ -151,6 +153,7 @@ def load(
         orders=_validate("orders", OrdersFile, data["orders"]),
         vocabularies=vocabularies,
         vocabulary_sets={v.id: frozenset(v.items) for v in vocabularies.vocabulary},
+        terminology=_validate("terminology", TerminologyFile, data["terminology"]),
     )
     _check(knowledge)
     return knowledge
@@ -238,6 +241,8 @@ def _check(k: Knowledge) -> None:
     _check_unique_ids(k)
     _check_citations(k)
     _check_references(k)
+    if k.terminology is not None:
+        check_terminology(k.terminology, k.sources)
 
 
 def _check_bands(s: Schedule) -> None:

@@ -1,0 +1,126 @@
+"""Gather FHIR resources from what an EHR sends: a Bundle, a CDS Hooks prefetch dict
+(values a Bundle, a single resource or null), a list of resources, or NDJSON lines.
+
+Nothing here interprets clinical content; malformed input becomes a ``malformed``
+problem (with the NDJSON line), never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cmvrx.fhir.problems import Problem
+
+Resource = dict[str, Any]
+_MAX_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One resource and where it came from (``""``, or ``file:line`` for NDJSON)."""
+
+    resource: Resource
+    where: str = ""
+
+    @property
+    def type(self) -> str:
+        return str(self.resource.get("resourceType", ""))
+
+    @property
+    def ref(self) -> str:
+        return f"{self.type}/{self.resource.get('id', '')}"
+
+
+def collect(source: object, where: str = "") -> tuple[list[Item], list[Problem]]:
+    """Every resource in ``source`` (Bundle, prefetch dict, resource, or list of them)."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    _walk(source, where or "input", items, problems, 0)
+    return _dedupe(items, problems), problems
+
+
+def from_ndjson(lines: Iterable[str | bytes], name: str) -> tuple[list[Item], list[Problem]]:
+    """Resources from NDJSON lines (Bulk Data export); a bad line is reported, not fatal."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(lines, start=1):
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        if not text.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            problems.append(Problem("malformed", "", "", f"not JSON: {exc}", where))
+            continue
+        _walk(data, where, items, problems, 0)
+    return _dedupe(items, problems), problems
+
+
+def _walk(obj: object, where: str, items: list[Item], problems: list[Problem], depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        problems.append(Problem("malformed", "", "", "nested too deeply", where))
+        return
+    if obj is None:
+        return
+    if isinstance(obj, list | tuple):
+        for element in obj:
+            _walk(element, where, items, problems, depth + 1)
+        return
+    if not isinstance(obj, Mapping):
+        problems.append(
+            Problem("malformed", "", "", f"not a resource: {type(obj).__name__}", where)
+        )
+        return
+    kind = obj.get("resourceType")
+    if kind is None:  # a CDS Hooks prefetch dict: key -> Bundle | resource | null
+        for value in obj.values():
+            _walk(value, where, items, problems, depth + 1)
+        return
+    if not isinstance(kind, str) or not kind:
+        problems.append(Problem("malformed", "", "resourceType", "not a string", where))
+        return
+    if kind == "Bundle":
+        entries = obj.get("entry") or []
+        if not isinstance(entries, list):
+            problems.append(
+                Problem("malformed", f"Bundle/{obj.get('id', '')}", "entry", "not a list", where)
+            )
+            return
+        for entry in entries:
+            resource = entry.get("resource") if isinstance(entry, Mapping) else entry
+            _walk(resource, where, items, problems, depth + 1)
+        return
+    rid = obj.get("id")
+    if rid is not None and not isinstance(rid, str):
+        problems.append(Problem("malformed", kind, "id", "not a string", where))
+        return
+    items.append(Item(dict(obj), where))
+
+
+def _dedupe(items: list[Item], problems: list[Problem]) -> list[Item]:
+    """One copy of each ``type/id`` (prefetch templates overlap); differing copies are a conflict."""
+    seen: dict[str, Resource] = {}
+    out: list[Item] = []
+    for item in items:
+        if not item.resource.get("id"):
+            out.append(item)
+            continue
+        first = seen.get(item.ref)
+        if first is None:
+            seen[item.ref] = item.resource
+            out.append(item)
+        elif first != item.resource:
+            problems.append(
+                Problem(
+                    "conflict",
+                    item.ref,
+                    "id",
+                    "two different resources share this id; the first is used",
+                    item.where,
+                )
+            )
+    return out

@@ -1,0 +1,121 @@
+"""The ASGI application: routers, the JWT check, errors on the wire, privacy-safe logs.
+
+Logging: one access line per request from logger ``cmvrx.service.access`` with the
+method, the route *template* (``/api/v1/courses/{course_id}/events``, never the path,
+which may hold a course or patient id), the status and the duration. Uvicorn's own
+access log is switched off by ``cmvrx serve``. An unexpected exception is answered 500
+with no detail and logged by its type name only (no message, no traceback: both can
+quote patient data). Nothing logs headers, bodies, tokens or query strings.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cmvrx.errors import CmvrxError
+from cmvrx.service import problems
+from cmvrx.service.security import KeyResolver, TokenVerifier, UnauthorizedError
+from cmvrx.service.settings import DEV_NO_AUTH_WARNING, Settings
+
+ACCESS_LOG = logging.getLogger("cmvrx.service.access")
+LOG = logging.getLogger("cmvrx.service")
+
+
+def build(settings: Settings) -> FastAPI:
+    from cmvrx import __version__
+    from cmvrx.service.cdshooks.routes import router as cds_router
+    from cmvrx.service.rest import router as rest_router
+    from cmvrx.store import open_service_store
+
+    if settings.dev_no_auth:
+        LOG.warning(DEV_NO_AUTH_WARNING)
+    store = open_service_store(settings.db_url)
+    app = FastAPI(
+        title="cmvrx service",
+        version=__version__,
+        description="CDS Hooks 2.0 and REST API for severe CMV disease. Decision support,"
+        " not a prescriber. Every call needs a JWT from a trusted client (docs/service.md).",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.verifier = (
+        None
+        if settings.dev_no_auth
+        else TokenVerifier(
+            clients=settings.clients,  # type: ignore[arg-type]  # checked by Settings
+            store=store,
+            keys=settings.keys or KeyResolver(),
+            clock=settings.clock,
+        )
+    )
+    app.include_router(cds_router)
+    app.include_router(rest_router)
+    app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
+    _install_error_handlers(app)
+    app.middleware("http")(_access_log)
+    app.router.add_event_handler("shutdown", store.close)
+    return app
+
+
+def _health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _fhir_route(request: Request) -> bool:
+    return request.url.path.startswith("/cds-services")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UnauthorizedError)
+    def _unauthorized(_request: Request, _exc: UnauthorizedError) -> Response:
+        return problems.unauthorized()
+
+    @app.exception_handler(CmvrxError)
+    def _cmvrx_error(request: Request, exc: CmvrxError) -> Response:
+        return problems.from_error(exc, fhir=_fhir_route(request))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        field, message = problems.validation_field(list(exc.errors()))
+        if _fhir_route(request):
+            return problems.operation_outcome(400, message, field=field)
+        return problems.problem(422, message, field=field)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401:
+            return problems.unauthorized()
+        detail = str(exc.detail) if exc.status_code < 500 else ""
+        if _fhir_route(request):
+            return problems.operation_outcome(exc.status_code, detail)
+        return problems.problem(exc.status_code, detail)
+
+
+async def _access_log(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception as exc:  # a bug: answer 500, log the type only
+        LOG.error("unhandled %s", type(exc).__name__)
+        response = problems.problem(500, "")
+    route = request.scope.get("route")
+    template = getattr(route, "path", "(no route)")
+    ACCESS_LOG.info(
+        "%s %s %d %.1fms",
+        request.method,
+        template,
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response

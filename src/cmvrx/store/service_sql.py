@@ -1,0 +1,103 @@
+"""The service tables on the SQL store: ``jti`` replay cache and CDS Hooks feedback.
+
+A mixin of ``SqlCourseStore`` so one engine (SQLite file or PostgreSQL) serves courses,
+feedback and the replay cache; several service instances sharing one PostgreSQL thus
+share the replay cache. A replay is detected by the primary key (``iss``, ``jti``):
+the INSERT of a seen id fails inside the database, so two instances racing on the same
+token cannot both accept it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from cmvrx.store.port import FeedbackRecord
+from cmvrx.store.tables import cds_feedback, seen_jtis
+
+
+class ServiceTablesMixin:
+    """``ServiceStore`` over the course store's engine and transactions."""
+
+    def _transaction(
+        self, doing: str, *, write: bool = False
+    ) -> AbstractContextManager[Connection]:
+        raise NotImplementedError  # provided by SqlCourseStore
+
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime, *, now: datetime) -> bool:
+        try:
+            with self._transaction("record a token id", write=True) as conn:
+                conn.execute(delete(seen_jtis).where(seen_jtis.c.expires_at < now))
+                try:
+                    conn.execute(insert(seen_jtis).values(iss=iss, jti=jti, expires_at=expires_at))
+                except IntegrityError as exc:  # the primary key says: seen before
+                    raise _ReplayedError from exc
+        except _ReplayedError:
+            return False
+        return True
+
+    def record_feedback(self, items: Sequence[FeedbackRecord]) -> list[int]:
+        now = datetime.now(UTC)
+        ids: list[int] = []
+        with self._transaction("record feedback", write=True) as conn:
+            for item in items:
+                result = conn.execute(
+                    insert(cds_feedback)
+                    .values(**_row(item), recorded_at=now)
+                    .returning(cds_feedback.c.feedback_id)
+                )
+                ids.append(int(result.scalar_one()))
+        return ids
+
+    def list_feedback(self, service_id: str | None = None) -> list[FeedbackRecord]:
+        query = select(cds_feedback).order_by(cds_feedback.c.feedback_id)
+        if service_id is not None:
+            query = query.where(cds_feedback.c.service_id == service_id)
+        with self._transaction("list feedback") as conn:
+            rows = conn.execute(query).all()
+        return [_record(r) for r in rows]
+
+
+class _ReplayedError(Exception):
+    """Internal: the (iss, jti) pair is already in the cache."""
+
+
+def _row(item: FeedbackRecord) -> dict[str, Any]:
+    return {
+        "service_id": item.service_id,
+        "card_uuid": item.card_uuid,
+        "outcome": item.outcome,
+        "accepted_suggestions": json.dumps(list(item.accepted_suggestions))
+        if item.accepted_suggestions
+        else None,
+        "override_code": item.override_code,
+        "override_system": item.override_system,
+        "override_display": item.override_display,
+        "override_comment": item.override_comment,
+        "outcome_at": item.outcome_at,
+        "client_iss": item.client_iss,
+    }
+
+
+def _record(r: Any) -> FeedbackRecord:
+    accepted = tuple(json.loads(r.accepted_suggestions)) if r.accepted_suggestions else ()
+    return FeedbackRecord(
+        service_id=r.service_id,
+        card_uuid=r.card_uuid,
+        outcome=r.outcome,
+        outcome_at=r.outcome_at,
+        accepted_suggestions=accepted,
+        override_code=r.override_code,
+        override_system=r.override_system,
+        override_display=r.override_display,
+        override_comment=r.override_comment,
+        client_iss=r.client_iss,
+        feedback_id=r.feedback_id,
+        recorded_at=r.recorded_at,
+    )

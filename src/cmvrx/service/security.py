@@ -8,7 +8,9 @@ detail; the reason goes nowhere, so a prober learns nothing):
 * the header names ``alg`` ES384 or RS384 (``none`` and every HMAC are refused before
   any key is looked at) and a ``kid``;
 * ``iss`` is an allowlisted client (``ClientRegistry``, from the ``--clients`` file);
-* a ``jku`` in the header, if any, equals the client's allowlisted ``jku``;
+* for a client known by its ``jku``, a ``jku`` in the header equals that allowlisted URL
+  (a client configured with a JWK Set is checked against that set only: a ``jku`` in
+  its header is never fetched);
 * the ``kid`` is one the client published: in its configured JWK Set, or in the set
   fetched from its ``jku`` (cached; fetched again when an unknown ``kid`` arrives, at
   most once per ``min_refresh_s``). A kid the client never published is refused; other
@@ -246,7 +248,7 @@ class TokenVerifier:
         client = self.clients.get(iss) if isinstance(iss, str) else None
         if client is None:
             raise UnauthorizedError
-        if "jku" in header and header["jku"] != client.jku:
+        if client.jku is not None and header.get("jku", client.jku) != client.jku:
             raise UnauthorizedError
         claims = self._signed_claims(token, client, alg, kid, url)
         self._check_times(claims)

@@ -96,8 +96,11 @@ def _install_error_handlers(app: FastAPI) -> None:
             return problems.unauthorized()
         detail = str(exc.detail) if exc.status_code < 500 else ""
         if _fhir_route(request):
-            return problems.operation_outcome(exc.status_code, detail)
-        return problems.problem(exc.status_code, detail)
+            response = problems.operation_outcome(exc.status_code, detail)
+        else:
+            response = problems.problem(exc.status_code, detail)
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
 
 
 async def _access_log(

@@ -28,6 +28,7 @@ _TITLES = {
     400: "Bad request",
     401: "Unauthorized",
     404: "Not found",
+    405: "Method not allowed",
     409: "Conflict",
     412: "Precondition failed: data needed",
     422: "Unprocessable input",

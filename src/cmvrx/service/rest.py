@@ -24,6 +24,7 @@ _PROBLEM = {
     "content": {PROBLEM_JSON: {}},
 }
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _PROBLEM,
     401: {"description": "No valid JWT from a trusted client (no detail given)"},
     404: _PROBLEM,
     409: _PROBLEM,
@@ -35,6 +36,7 @@ router = APIRouter(
     prefix="/api/v1", tags=["REST API"], responses=_ERRORS, dependencies=[Depends(authenticate)]
 )
 CourseId = Annotated[str, Field(min_length=1, max_length=200)]
+Drug = Literal["ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir"]
 
 
 class _Body(BaseModel):
@@ -49,7 +51,7 @@ class PlanRequest(_Body):
 
 
 class DoseRequest(_Body):
-    drug: str = Field(min_length=1, max_length=50)
+    drug: Drug
     phase: Literal["induction", "maintenance", "prophylaxis", "refractory_treatment", "prevention"]
     weight_kg: float
     age_years: float
@@ -148,7 +150,7 @@ def post_assessment(course_id: str, body: AssessRequest, request: Request) -> di
 
 
 @router.get("/knowledge", summary="What knowledge is loaded, with sources")
-def get_knowledge(drug: Annotated[str | None, Query(max_length=50)] = None) -> dict[str, Any]:
+def get_knowledge(drug: Drug | None = None) -> dict[str, Any]:
     return api.knowledge_summary(drug)
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cmvrx.errors import CmvrxError
 from cmvrx.service import problems
@@ -61,7 +61,7 @@ def build(settings: Settings) -> FastAPI:
     app.include_router(rest_router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     _install_error_handlers(app)
-    app.middleware("http")(_access_log)
+    app.add_middleware(AccessLog)
     app.router.add_event_handler("shutdown", store.close)
     return app
 
@@ -103,22 +103,32 @@ def _install_error_handlers(app: FastAPI) -> None:
         return response
 
 
-async def _access_log(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    except Exception as exc:  # a bug: answer 500, log the type only
-        LOG.error("unhandled %s", type(exc).__name__)
-        response = problems.problem(500, "")
-    route = request.scope.get("route")
-    template = getattr(route, "path", "(no route)")
-    ACCESS_LOG.info(
-        "%s %s %d %.1fms",
-        request.method,
-        template,
-        response.status_code,
-        (time.perf_counter() - started) * 1000,
-    )
-    return response
+class AccessLog:
+    """Pure ASGI middleware: one access line per request, and a bare 500 for a bug."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:  # a bug: answer 500, log the type only
+            LOG.error("unhandled %s", type(exc).__name__)
+            if status == 0:
+                await problems.problem(500, "")(scope, receive, send)
+            status = 500
+        template = getattr(scope.get("route"), "path", "(no route)")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        ACCESS_LOG.info("%s %s %d %.1fms", scope["method"], template, status, elapsed_ms)

@@ -87,6 +87,7 @@ class SqlCourseStore(ServiceTablesMixin):
         return self._engine.dialect.name
 
     def close(self) -> None:
+        self._close_service_engines()
         self._engine.dispose()
 
     def __enter__(self) -> SqlCourseStore:

@@ -10,7 +10,8 @@ DEV_CALLER = VerifiedCall(iss="dev-no-auth", sub=None, tenant=None)
 
 
 def authenticate(request: Request) -> VerifiedCall:
-    """The caller, verified against the exact URL called (public URL + path)."""
+    """The caller, verified against the exact URL called (public URL + path). Sync on
+    purpose: it runs in the thread pool, so a JWK Set fetch never stalls the event loop."""
     verifier: TokenVerifier | None = request.app.state.verifier
     if verifier is None:  # --dev-no-auth
         return DEV_CALLER

@@ -17,6 +17,7 @@ feedback keep the store's full durability.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from cmvrx.store.tables import cds_feedback, seen_jtis
 # Built once (one request = one replay-cache write: keep it cheap).
 _PURGE = delete(seen_jtis).where(seen_jtis.c.expires_at < bindparam("now"))
 _REMEMBER = insert(seen_jtis)
+_SQLITE_REPLAY_LOCK = threading.Lock()
 
 
 class ServiceTablesMixin:
@@ -56,7 +58,12 @@ class ServiceTablesMixin:
         if self._replay_engine is None:
             self._replay_engine = _relaxed_sqlite(self._engine)
         try:
-            with self._replay_engine.execution_options(cmvrx_write=True).begin() as conn:
+            # One writer per process: threads queue on a lock instead of in SQLite's busy
+            # handler, which sleeps up to 100 ms per retry.
+            with (
+                _SQLITE_REPLAY_LOCK,
+                self._replay_engine.execution_options(cmvrx_write=True).begin() as conn,
+            ):
                 yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot record a token id: {type(exc).__name__}") from exc

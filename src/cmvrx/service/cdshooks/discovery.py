@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel
 
@@ -64,6 +65,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
 BY_ID = {s.id: s for s in SERVICES}
 
 
+@lru_cache(maxsize=1)
+def prefetch_keys() -> frozenset[str]:
+    """The prefetch keys every service asks for."""
+    return frozenset(prefetch.templates())
+
+
+@lru_cache(maxsize=1)
 def discovery() -> Discovery:
     templates = prefetch.templates()
     return Discovery(

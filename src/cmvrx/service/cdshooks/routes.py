@@ -8,16 +8,17 @@ answers 412 (spec §"Providing FHIR Resources"). Then the hook's handler.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from cmvrx.service import prefetch
 from cmvrx.service.auth import authenticate
-from cmvrx.service.cdshooks.discovery import BY_ID, discovery
+from cmvrx.service.cdshooks.discovery import BY_ID, discovery, prefetch_keys
 from cmvrx.service.cdshooks.handlers import HookCall
 from cmvrx.service.cdshooks.models import CdsResponse, FeedbackRequest, HookRequest, wire
 from cmvrx.service.problems import FHIR_JSON, operation_outcome, validation_field
@@ -42,8 +43,13 @@ JsonBody = Annotated[dict[str, Any], Body()]
 
 
 @router.get("", summary="Discovery: the CDS services offered")
-def get_discovery() -> JSONResponse:
-    return JSONResponse(wire(discovery()))
+async def get_discovery() -> Response:
+    return Response(_discovery_json(), media_type="application/json")
+
+
+@lru_cache(maxsize=1)
+def _discovery_json() -> bytes:
+    return json.dumps(wire(discovery()), ensure_ascii=False).encode()
 
 
 @router.post(
@@ -64,7 +70,7 @@ def call_service(service_id: str, body: JsonBody, request: Request) -> JSONRespo
     if hook_request.hook != spec.hook:
         return operation_outcome(400, f"this service answers the {spec.hook} hook", field="hook")
     given = hook_request.prefetch or {}
-    missing = sorted(set(prefetch.templates()) - set(given))
+    missing = sorted(prefetch_keys() - set(given))
     if missing and hook_request.fhirServer is None:
         return operation_outcome(
             412,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,9 +40,21 @@ def keys() -> dict[str, SigningKey]:
     }
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty store at the current schema, migrated once (copied per test: fast)."""
+    from cmvrx.store import open_service_store
+
+    path = tmp_path_factory.mktemp("template") / "service.sqlite"
+    open_service_store(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'service.sqlite'}"
+def db_url(tmp_path: Path, migrated_db: Path) -> str:
+    target = tmp_path / "service.sqlite"
+    shutil.copyfile(migrated_db, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture

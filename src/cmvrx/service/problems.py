@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from cmvrx.errors import (
     CmvrxError,
+    DuplicateCourseError,
     InputError,
     KnowledgeError,
     NotRecommendedError,
@@ -46,8 +47,6 @@ def status_for(exc: CmvrxError) -> int:
     if isinstance(exc, UnknownCourseError):
         return 404
     if isinstance(exc, InputError):
-        from cmvrx.errors import DuplicateCourseError
-
         return 409 if isinstance(exc, DuplicateCourseError) else 422
     if isinstance(exc, NotRecommendedError):
         return 422

@@ -21,6 +21,7 @@ from cmvrx import api
 from cmvrx.cli import order as order_cli
 from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
+from cmvrx.cli.serve import serve
 from cmvrx.errors import InputError
 
 if TYPE_CHECKING:
@@ -373,6 +374,14 @@ def version() -> None:
     """The cmvrx version and the knowledge version and content hash."""
     knowledge = api.load_knowledge()
     typer.echo(f"cmvrx {_version()} (knowledge {knowledge.version}, hash {knowledge.content_hash})")
+
+
+app.command(
+    epilog=(
+        "\b\nExample: cmvrx serve --host 127.0.0.1 --port 8080"
+        " --public-url https://cds.example.org --clients clients.json"
+    ),
+)(serve)
 
 
 def run() -> None:

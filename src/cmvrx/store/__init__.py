@@ -8,7 +8,14 @@ when it is missing. See ``docs/course-storage.md``.
 
 from __future__ import annotations
 
-from cmvrx.store.port import CourseStore, CourseSummary, EventInput, StoredAssessment
+from cmvrx.store.port import (
+    CourseStore,
+    CourseSummary,
+    EventInput,
+    FeedbackRecord,
+    ServiceStore,
+    StoredAssessment,
+)
 from cmvrx.store.url import DEFAULT_SQLITE_FILE, ENV_DB_URL, describe_url, resolve_url
 
 __all__ = [
@@ -17,8 +24,11 @@ __all__ = [
     "CourseStore",
     "CourseSummary",
     "EventInput",
+    "FeedbackRecord",
+    "ServiceStore",
     "StoredAssessment",
     "describe_url",
+    "open_service_store",
     "open_store",
     "resolve_url",
 ]
@@ -35,3 +45,11 @@ def open_store(url: str | None = None, *, read_only: bool = False) -> CourseStor
     from cmvrx.store.sql import SqlCourseStore
 
     return SqlCourseStore.open(resolve_url(url), read_only=read_only)
+
+
+def open_service_store(url: str | None = None) -> ServiceStore:
+    """The same database as ``open_store``, seen as the service's store (replay cache,
+    feedback); the object is a full ``CourseStore`` too."""
+    from cmvrx.store.sql import SqlCourseStore
+
+    return SqlCourseStore.open(resolve_url(url))

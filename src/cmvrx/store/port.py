@@ -95,3 +95,42 @@ class CourseStore(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRecord:
+    """One CDS Hooks feedback item: what the clinician did with a card."""
+
+    service_id: str
+    card_uuid: str
+    outcome: str  # "accepted" | "overridden"
+    outcome_at: datetime
+    accepted_suggestions: tuple[str, ...] = ()
+    override_code: str | None = None
+    override_system: str | None = None
+    override_display: str | None = None
+    override_comment: str | None = None
+    client_iss: str | None = None
+    feedback_id: int | None = None
+    recorded_at: datetime | None = None
+
+
+class ServiceStore(Protocol):
+    """What the CDS Hooks service keeps, shared by every instance behind a balancer."""
+
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime, *, now: datetime) -> bool:
+        """Record a token id; False when this issuer's ``jti`` was seen before (a replay).
+        Ids whose token has expired are purged on the way (they can no longer be replayed)."""
+        ...
+
+    def record_feedback(self, items: Sequence[FeedbackRecord]) -> list[int]:
+        """Keep feedback items, all or nothing; their ids."""
+        ...
+
+    def list_feedback(self, service_id: str | None = None) -> list[FeedbackRecord]:
+        """Stored feedback, oldest first, for one service or all."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -51,14 +51,16 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise StorageError("the course store needs SQLAlchemy: pip install 'cmvrx[course]'") from exc
 
 from cmvrx.store import migrate
+from cmvrx.store.service_sql import ServiceTablesMixin
 from cmvrx.store.tables import assessments, courses
 from cmvrx.store.tables import events as events_table
 
 _WRITE = {"cmvrx_write": True}
 
 
-class SqlCourseStore:
-    """Courses in a SQL database (SQLite file or PostgreSQL), schema kept by Alembic."""
+class SqlCourseStore(ServiceTablesMixin):
+    """Courses in a SQL database (SQLite file or PostgreSQL), schema kept by Alembic;
+    the service's replay cache and feedback too (``ServiceTablesMixin``)."""
 
     def __init__(self, engine: Engine, *, where: str, read_only: bool = False) -> None:
         self._engine = engine
@@ -122,6 +124,7 @@ class SqlCourseStore:
         return self._engine.dialect.name
 
     def close(self) -> None:
+        self._close_service_engines()
         self._engine.dispose()
 
     def __enter__(self) -> SqlCourseStore:

@@ -71,3 +71,30 @@ assessments = Table(
     Column("assessment", Text, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
 )
+
+# Service tables (migration 0003): the JWT replay cache and CDS Hooks feedback.
+
+seen_jtis = Table(
+    "seen_jtis",
+    metadata,
+    Column("iss", String(500), primary_key=True),
+    Column("jti", String(200), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+cds_feedback = Table(
+    "cds_feedback",
+    metadata,
+    Column("feedback_id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", String(100), nullable=False),
+    Column("card_uuid", String(100), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("accepted_suggestions", Text, nullable=True),
+    Column("override_code", String(200), nullable=True),
+    Column("override_system", String(500), nullable=True),
+    Column("override_display", String(500), nullable=True),
+    Column("override_comment", Text, nullable=True),
+    Column("outcome_at", UtcDateTime, nullable=False),
+    Column("client_iss", String(500), nullable=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,46 @@
+"""One handler per hook: from a validated call to the cards to show (none for now).
+
+The clinical work (FHIR → case/orders, ``cmvrx.check_order``) is wired in here once it
+lands; a handler receives the validated request and context, and the service clock
+reading (``as_of``), and must build its cards with ``cards.card`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from cmvrx.service.cdshooks.models import Card, HookRequest
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """A verified, validated hook invocation."""
+
+    service_id: str
+    request: HookRequest
+    context: BaseModel
+    as_of: datetime
+    prefetch: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[HookCall], list[Card]]
+
+
+def patient_view(_call: HookCall) -> list[Card]:
+    """Where the course stands (to be filled in); no cards yet."""
+    return []
+
+
+def order_select(_call: HookCall) -> list[Card]:
+    """Regimen guidance as soon as a CMV antiviral is picked (to be filled in)."""
+    return []
+
+
+def order_sign(_call: HookCall) -> list[Card]:
+    """Check every draft CMV antiviral order (to be filled in)."""
+    return []

@@ -1,0 +1,115 @@
+"""CDS Hooks routes: discovery, the hook calls, feedback (all behind the JWT check).
+
+Order of checks on a hook call: the token (401), the service id (404), the body and the
+hook's context (400, an OperationOutcome naming the field), then the data: a prefetch
+key the service asked for that is absent, with no ``fhirServer`` to fetch it from,
+answers 412 (spec §"Providing FHIR Resources"). Then the hook's handler.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from cmvrx.service.auth import authenticate
+from cmvrx.service.cdshooks.discovery import BY_ID, discovery, prefetch_keys
+from cmvrx.service.cdshooks.handlers import HookCall
+from cmvrx.service.cdshooks.models import CdsResponse, FeedbackRequest, HookRequest, wire
+from cmvrx.service.problems import FHIR_JSON, operation_outcome, validation_field
+from cmvrx.service.security import VerifiedCall
+from cmvrx.store.port import FeedbackRecord
+
+_OUTCOME = {"description": "An OperationOutcome naming the problem", "content": {FHIR_JSON: {}}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _OUTCOME,
+    401: {"description": "No valid JWT from a trusted client (no detail given)"},
+    404: _OUTCOME,
+}
+
+router = APIRouter(
+    prefix="/cds-services",
+    tags=["CDS Hooks"],
+    responses=_ERRORS,
+    dependencies=[Depends(authenticate)],
+)
+Caller = Annotated[VerifiedCall, Depends(authenticate)]
+JsonBody = Annotated[dict[str, Any], Body()]
+
+
+@router.get("", summary="Discovery: the CDS services offered")
+async def get_discovery() -> Response:
+    return Response(_discovery_json(), media_type="application/json")
+
+
+@lru_cache(maxsize=1)
+def _discovery_json() -> bytes:
+    return json.dumps(wire(discovery()), ensure_ascii=False).encode()
+
+
+@router.post(
+    "/{service_id}",
+    summary="Call a CDS service (patient-view, order-select, order-sign)",
+    responses={412: _OUTCOME},
+)
+def call_service(service_id: str, body: JsonBody, request: Request) -> JSONResponse:
+    spec = BY_ID.get(service_id)
+    if spec is None:
+        return operation_outcome(404, "no such CDS service", field="id")
+    try:
+        hook_request = HookRequest.model_validate(body)
+        context = spec.context.model_validate(hook_request.context)
+    except ValidationError as exc:
+        field, message = validation_field(exc.errors())
+        return operation_outcome(400, message, field=field)
+    if hook_request.hook != spec.hook:
+        return operation_outcome(400, f"this service answers the {spec.hook} hook", field="hook")
+    given = hook_request.prefetch or {}
+    missing = sorted(prefetch_keys() - set(given))
+    if missing and hook_request.fhirServer is None:
+        return operation_outcome(
+            412,
+            "prefetch data missing and no fhirServer given: " + ", ".join(missing),
+            field="prefetch",
+        )
+    now = datetime.fromtimestamp(request.app.state.settings.clock(), UTC)
+    call = HookCall(
+        service_id=spec.id, request=hook_request, context=context, as_of=now, prefetch=given
+    )
+    return JSONResponse(wire(CdsResponse(cards=spec.handler(call))))
+
+
+@router.post("/{service_id}/feedback", summary="Feedback: what the clinician did with a card")
+def post_feedback(service_id: str, body: JsonBody, request: Request, caller: Caller) -> Response:
+    if service_id not in BY_ID:
+        return operation_outcome(404, "no such CDS service", field="id")
+    try:
+        feedback = FeedbackRequest.model_validate(body)
+    except ValidationError as exc:
+        field, message = validation_field(exc.errors())
+        return operation_outcome(400, message, field=field)
+    request.app.state.store.record_feedback(
+        [_record(service_id, item, caller) for item in feedback.feedback]
+    )
+    return Response(status_code=200)
+
+
+def _record(service_id: str, item: Any, caller: VerifiedCall) -> FeedbackRecord:
+    reason = item.overrideReason.reason if item.overrideReason else None
+    return FeedbackRecord(
+        service_id=service_id,
+        card_uuid=item.card,
+        outcome=item.outcome,
+        outcome_at=item.outcomeTimestamp,
+        accepted_suggestions=tuple(s.id for s in item.acceptedSuggestions or ()),
+        override_code=reason.code if reason else None,
+        override_system=reason.system if reason else None,
+        override_display=reason.display if reason else None,
+        override_comment=item.overrideReason.userComment if item.overrideReason else None,
+        client_iss=caller.iss,
+    )

@@ -1,0 +1,162 @@
+"""The service tables on the SQL store: ``jti`` replay cache and CDS Hooks feedback.
+
+A mixin of ``SqlCourseStore`` so one engine (SQLite file or PostgreSQL) serves courses,
+feedback and the replay cache; several service instances sharing one PostgreSQL thus
+share the replay cache. A replay is detected by the primary key (``iss``, ``jti``):
+the INSERT of a seen id fails inside the database, so two instances racing on the same
+token cannot both accept it.
+
+Durability of the replay cache is traded for speed (one insert per request): its commits
+do not wait for the disk (PostgreSQL ``SET LOCAL synchronous_commit = off``; on SQLite a
+second engine on the same file with ``synchronous=NORMAL``, WAL). A crash of the machine
+may forget the last moments' token ids, which could then be replayed until they expire
+(≤ 1 h, typically 5 min) — and only by someone who captured them over TLS. Courses and
+feedback keep the store's full durability.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, event, insert, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from cmvrx.errors import StorageError
+from cmvrx.store.port import FeedbackRecord
+from cmvrx.store.tables import cds_feedback, seen_jtis
+
+# Built once (one request = one replay-cache write: keep it cheap).
+_PURGE = delete(seen_jtis).where(seen_jtis.c.expires_at < bindparam("now"))
+_REMEMBER = insert(seen_jtis)
+_SQLITE_REPLAY_LOCK = threading.Lock()
+
+
+class ServiceTablesMixin:
+    """``ServiceStore`` over the course store's engine and transactions."""
+
+    _engine: Engine
+    _replay_engine: Engine | None = None
+
+    def _transaction(
+        self, doing: str, *, write: bool = False
+    ) -> AbstractContextManager[Connection]:
+        raise NotImplementedError  # provided by SqlCourseStore
+
+    @contextmanager
+    def _replay_transaction(self) -> Iterator[Connection]:
+        """A write transaction whose commit does not wait for the disk (see module doc)."""
+        if self._engine.dialect.name == "postgresql":
+            with self._transaction("record a token id", write=True) as conn:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                yield conn
+            return
+        if self._replay_engine is None:
+            self._replay_engine = _relaxed_sqlite(self._engine)
+        try:
+            # One writer per process: threads queue on a lock instead of in SQLite's busy
+            # handler, which sleeps up to 100 ms per retry.
+            with (
+                _SQLITE_REPLAY_LOCK,
+                self._replay_engine.execution_options(cmvrx_write=True).begin() as conn,
+            ):
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot record a token id: {type(exc).__name__}") from exc
+
+    def _close_service_engines(self) -> None:
+        if self._replay_engine is not None and self._replay_engine is not self._engine:
+            self._replay_engine.dispose()
+
+    def remember_jti(self, iss: str, jti: str, expires_at: datetime, *, now: datetime) -> bool:
+        try:
+            with self._replay_transaction() as conn:
+                conn.execute(_PURGE, {"now": now})
+                try:
+                    conn.execute(_REMEMBER, {"iss": iss, "jti": jti, "expires_at": expires_at})
+                except IntegrityError as exc:  # the primary key says: seen before
+                    raise _ReplayedError from exc
+        except _ReplayedError:
+            return False
+        return True
+
+    def record_feedback(self, items: Sequence[FeedbackRecord]) -> list[int]:
+        now = datetime.now(UTC)
+        ids: list[int] = []
+        with self._transaction("record feedback", write=True) as conn:
+            for item in items:
+                result = conn.execute(
+                    insert(cds_feedback)
+                    .values(**_row(item), recorded_at=now)
+                    .returning(cds_feedback.c.feedback_id)
+                )
+                ids.append(int(result.scalar_one()))
+        return ids
+
+    def list_feedback(self, service_id: str | None = None) -> list[FeedbackRecord]:
+        query = select(cds_feedback).order_by(cds_feedback.c.feedback_id)
+        if service_id is not None:
+            query = query.where(cds_feedback.c.service_id == service_id)
+        with self._transaction("list feedback") as conn:
+            rows = conn.execute(query).all()
+        return [_record(r) for r in rows]
+
+
+def _relaxed_sqlite(engine: Engine) -> Engine:
+    """The course store's SQLite file again, with ``synchronous=NORMAL`` connections (an
+    in-memory database has no second connection: the same engine is used)."""
+    url = engine.url.render_as_string(hide_password=False)
+    if url in ("sqlite://", "sqlite:///:memory:") or "mode=memory" in url:
+        return engine
+    from cmvrx.store.sql import _sqlite_engine
+
+    relaxed = _sqlite_engine(url)
+
+    @event.listens_for(relaxed, "connect")
+    def _normal(dbapi_connection: Any, _record: Any) -> None:  # after the store's own setup
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    return relaxed
+
+
+class _ReplayedError(Exception):
+    """Internal: the (iss, jti) pair is already in the cache."""
+
+
+def _row(item: FeedbackRecord) -> dict[str, Any]:
+    return {
+        "service_id": item.service_id,
+        "card_uuid": item.card_uuid,
+        "outcome": item.outcome,
+        "accepted_suggestions": json.dumps(list(item.accepted_suggestions))
+        if item.accepted_suggestions
+        else None,
+        "override_code": item.override_code,
+        "override_system": item.override_system,
+        "override_display": item.override_display,
+        "override_comment": item.override_comment,
+        "outcome_at": item.outcome_at,
+        "client_iss": item.client_iss,
+    }
+
+
+def _record(r: Any) -> FeedbackRecord:
+    accepted = tuple(json.loads(r.accepted_suggestions)) if r.accepted_suggestions else ()
+    return FeedbackRecord(
+        service_id=r.service_id,
+        card_uuid=r.card_uuid,
+        outcome=r.outcome,
+        outcome_at=r.outcome_at,
+        accepted_suggestions=accepted,
+        override_code=r.override_code,
+        override_system=r.override_system,
+        override_display=r.override_display,
+        override_comment=r.override_comment,
+        client_iss=r.client_iss,
+        feedback_id=r.feedback_id,
+        recorded_at=r.recorded_at,
+    )

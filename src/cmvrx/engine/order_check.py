@@ -704,7 +704,13 @@ def _cns_partner(ctx: _Context, results: list[OrderResult]) -> list[OrderResult]
         )
         corrected = r.corrected
         if corrected is None and r.verdict == "ok":
-            corrected = r.order
+            # the order itself is right: its corrected form is the label dosage it matched
+            # (amount in mg and mg/kg, the weight used), for the contract's `corrected`
+            column = r.assumed_column or column_of(
+                s.facts.case, s.pediatric, r.order.drug, "induction"
+            )
+            label = from_drug_dose(_label(s, r.order.drug, "induction", column))
+            corrected = r.order if label is None else replace(label, order_id=r.order.order_id)
         out[i] = _worse(replace(r, corrected=corrected), "adjust", f)
     return out
 

@@ -1,4 +1,4 @@
-"""Course data checks (engine/course_review.py, course_doses.py; issue 6 items 5–7).
+"""Course data checks (engine/course/review.py, engine/course/doses.py; issue 6 items 5–7).
 
 Properties: whatever measurements a course holds — wrong units, impossible values, wild
 jumps — the assessment and the chart never fail because of them, never use a set-aside
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cmvrx
-from cmvrx.engine.course_doses import label_maximum
+from cmvrx.engine.course.doses import label_maximum
 
 CASES = Path(__file__).parent / "course_cases"
 K = cmvrx.load_knowledge()

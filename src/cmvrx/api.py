@@ -163,7 +163,7 @@ def assess_course(
     against today's renal function, tests due, toxicity, step-down, end of induction,
     response and resistance, maintenance — every finding cited. Events after ``as_of``
     are ignored; the order events arrived in does not matter."""
-    from cmvrx.engine.course import assess
+    from cmvrx.engine.course.assess import assess
 
     _require_aware(as_of)
     return assess(load_course(course), knowledge or load_knowledge(), as_of)
@@ -175,7 +175,7 @@ def course_data_review(
     """The events of ``course`` known at ``as_of`` that an assessment would not use as
     recorded: invalid, entered in error, held for confirmation (implausible against the
     patient's own recent values) or superseded — each with its seq and the reason."""
-    from cmvrx.engine.course_review import review_course
+    from cmvrx.engine.course.review import review_course
 
     _require_aware(as_of)
     return review_course(load_course(course), load_knowledge(), as_of).set_aside
@@ -302,7 +302,7 @@ def _case_of(
 
 def _course_case(course: Course, as_of: datetime, k: Knowledge) -> Case:
     """The course's case at ``as_of``: the baseline with every event up to then applied."""
-    from cmvrx.engine.course_state import build_state
+    from cmvrx.engine.course.state import build_state
 
     return build_state(course, k, as_of).case
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from cmvrx.chart_data import crcl_series as _crcl_series
 from cmvrx.chart_data import lab_series as _lab_series
-from cmvrx.engine.course_review import review_course
-from cmvrx.engine.course_state import BLOOD_SPECIMENS, ordered_events, therapy_periods
+from cmvrx.engine.course.review import review_course
+from cmvrx.engine.course.state import BLOOD_SPECIMENS, ordered_events, therapy_periods
 from cmvrx.errors import StorageError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.course import CmvPcr, Course, Event

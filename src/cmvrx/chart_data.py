@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from cmvrx.engine.course_state import BLOOD_SPECIMENS, ordered_events, therapy_periods
+from cmvrx.engine.course.state import BLOOD_SPECIMENS, ordered_events, therapy_periods
 from cmvrx.engine.intake import read_facts
 from cmvrx.engine.renal import assess as renal_assess
 from cmvrx.knowledge.bundle import Knowledge
@@ -102,7 +102,7 @@ def crcl_series(
     course: Course, k: Knowledge, events: Sequence[Event]
 ) -> list[tuple[datetime, float]]:
     """Cockcroft–Gault CrCl at each creatinine, with the weight known then."""
-    from cmvrx.engine.course_state import build_state
+    from cmvrx.engine.course.state import build_state
 
     times = sorted(
         {

@@ -361,7 +361,7 @@ class Alert(StrictModel):
     cite: Cite
 
 
-#: Recorded course results a monitoring item can be satisfied by (see engine/course_monitoring.py).
+#: Recorded course results a monitoring item can be satisfied by (see engine/course/monitoring.py).
 Tracked = Literal["cmv_pcr", "creatinine", "cbc", "electrolytes", "urine_protein", "cd4"]
 
 

@@ -14,7 +14,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from cmvrx.documents import input_error
-from cmvrx.engine.course_events import check_event
+from cmvrx.engine.course.events import check_event
 from cmvrx.errors import InputError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.course import (

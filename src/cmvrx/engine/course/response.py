@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
-from cmvrx.engine.course_state import (
+from cmvrx.engine.course.state import (
     DAY,
     INDUCTION_PHASES,
     CourseState,

@@ -4,7 +4,7 @@ Pure. Before a course is assessed or drawn at ``as_of`` its events (known at ``a
 are reviewed:
 
 * an event named by an ``entered_in_error`` event is ignored (it stays in the history);
-* an event that fails the input rules a case obeys (``course_events.check_event``: unit,
+* an event that fails the input rules a case obeys (``events.check_event``: unit,
   plausibility) is ignored and reported — one bad stored event never breaks a course;
 * a weight, creatinine or blood count implausible against the patient's own last
   accepted value (delta limits in parameters.toml, NOT CONFIRMED) is **held**: not used
@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cmvrx.engine.body_size import check_body_size
-from cmvrx.engine.course_events import check_event, measurement_value
-from cmvrx.engine.course_state import ordered_events
+from cmvrx.engine.course.events import check_event, measurement_value
+from cmvrx.engine.course.state import ordered_events
 from cmvrx.errors import CmvrxError, InputError, KnowledgeError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.assessment import OrderCheck, SetAside

@@ -14,14 +14,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Literal
 
-from cmvrx.engine.course_state import (
+from cmvrx.engine.course.state import (
     INDUCTION_PHASES,
     CourseState,
     build_state,
     finding,
     param_cite,
 )
-from cmvrx.engine.course_toxicity import cidofovir_rule
+from cmvrx.engine.course.toxicity import cidofovir_rule
 from cmvrx.engine.dosing import dose_for
 from cmvrx.engine.order_check import judge_dose
 from cmvrx.errors import InputError

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from cmvrx.engine.course_orders import per_week
-from cmvrx.engine.course_state import DAY, INDUCTION_PHASES, CourseState, finding
+from cmvrx.engine.course.orders import per_week
+from cmvrx.engine.course.state import DAY, INDUCTION_PHASES, CourseState, finding
 from cmvrx.engine.predicates import holds
 from cmvrx.knowledge.schema import Monitoring
 from cmvrx.model.assessment import Finding, MonitoringState, MonitoringStatus

@@ -1,9 +1,9 @@
 """Assess a treatment course at ``as_of``: pure, no clock, no I/O.
 
-Order: state at ``as_of`` (course_state) → phase and day → active orders against
-today's renal function (course_orders) → tests due (course_monitoring) → toxicity
-(course_toxicity) → step-down and end of induction (course_induction) → response and
-resistance (course_response) → maintenance (course_maintenance) → findings sorted,
+Order: state at ``as_of`` (state) → phase and day → active orders against
+today's renal function (orders) → tests due (monitoring) → toxicity
+(toxicity) → step-down and end of induction (induction) → response and
+resistance (response) → maintenance (maintenance) → findings sorted,
 sources and provenance.
 """
 
@@ -13,15 +13,15 @@ import math
 from datetime import datetime
 
 from cmvrx._version import __version__
-from cmvrx.engine.course_data import held_order_findings, review_findings
-from cmvrx.engine.course_doses import dose_findings
-from cmvrx.engine.course_induction import end_of_induction, step_down
-from cmvrx.engine.course_maintenance import maintenance
-from cmvrx.engine.course_monitoring import monitoring_statuses
-from cmvrx.engine.course_orders import check_orders
-from cmvrx.engine.course_response import resistance, response
-from cmvrx.engine.course_review import DELTA_LIMITS, hold_orders, review_course
-from cmvrx.engine.course_state import (
+from cmvrx.engine.course.data import held_order_findings, review_findings
+from cmvrx.engine.course.doses import dose_findings
+from cmvrx.engine.course.induction import end_of_induction, step_down
+from cmvrx.engine.course.maintenance import maintenance
+from cmvrx.engine.course.monitoring import monitoring_statuses
+from cmvrx.engine.course.orders import check_orders
+from cmvrx.engine.course.response import resistance, response
+from cmvrx.engine.course.review import DELTA_LIMITS, hold_orders, review_course
+from cmvrx.engine.course.state import (
     DAY,
     CourseState,
     build_state,
@@ -29,7 +29,7 @@ from cmvrx.engine.course_state import (
     induction_min_days,
     induction_run,
 )
-from cmvrx.engine.course_toxicity import toxicity
+from cmvrx.engine.course.toxicity import toxicity
 from cmvrx.errors import InputError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Grade

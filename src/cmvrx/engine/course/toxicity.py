@@ -4,12 +4,12 @@ foscarnet, creatinine rise and proteinuria on cidofovir.
 Thresholds are parameters (ganciclovir_min_*, foscarnet_low_*, cidofovir_scr_rise_*,
 cidofovir_*_proteinuria_dipstick, cidofovir_max_urine_protein). Foscarnet's CrCl below
 0.4 mL/min/kg is the label table's own "not recommended" row and is raised by the order
-check (``course_orders``) as a stop.
+check (``orders``) as a stop.
 """
 
 from __future__ import annotations
 
-from cmvrx.engine.course_state import CourseState, dipstick_at_least, finding, param_cite
+from cmvrx.engine.course.state import CourseState, dipstick_at_least, finding, param_cite
 from cmvrx.engine.predicates import PREDICATES, low_electrolytes
 from cmvrx.model.assessment import Finding
 

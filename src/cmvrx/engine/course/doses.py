@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cmvrx.engine.course_state import CourseState, TherapyPeriod, finding
+from cmvrx.engine.course.state import CourseState, TherapyPeriod, finding
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.assessment import Finding
 from cmvrx.model.course import DoseGiven, Weight

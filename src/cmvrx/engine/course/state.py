@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cmvrx.engine.course_rebuild import case_at, labs_by_analyte
+from cmvrx.engine.course.rebuild import case_at, labs_by_analyte
 from cmvrx.engine.intake import Facts, read_facts
 from cmvrx.engine.planner import situation
 from cmvrx.engine.predicates import Situation, holds

@@ -25,7 +25,7 @@ from cmvrx.model.patient import (
 )
 
 if TYPE_CHECKING:
-    from cmvrx.engine.course_state import TherapyPeriod
+    from cmvrx.engine.course.state import TherapyPeriod
 
 
 def labs_by_analyte(events: Iterable[Event]) -> dict[str, tuple[Lab, ...]]:

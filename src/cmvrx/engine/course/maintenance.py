@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cmvrx.engine.course_state import DAY, DAYS_PER_MONTH, CourseState, finding, param_cite
+from cmvrx.engine.course.state import DAY, DAYS_PER_MONTH, CourseState, finding, param_cite
 from cmvrx.engine.dosing import dose_for
 from cmvrx.engine.predicates import holds
 from cmvrx.model.assessment import EndOfInduction, Finding, MaintenanceStatus

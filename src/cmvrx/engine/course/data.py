@@ -1,4 +1,4 @@
-"""Findings on the recorded data itself: events set aside by ``course_review``.
+"""Findings on the recorded data itself: events set aside by ``review``.
 
 Pure. Each invalid event and each held measurement is one finding naming its ``seq``,
 what was recorded and what to do (the CLI commands are in docs/course.md); events
@@ -8,8 +8,8 @@ would re-check are reported unverifiable instead of re-dosed.
 
 from __future__ import annotations
 
-from cmvrx.engine.course_review import Review
-from cmvrx.engine.course_state import CourseState, finding
+from cmvrx.engine.course.review import Review
+from cmvrx.engine.course.state import CourseState, finding
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.assessment import Finding, OrderCheck
 

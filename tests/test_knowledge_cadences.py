@@ -28,6 +28,9 @@ EVERY_DAYS = {
     "MON-CRCL-FOSCARNET-MAINTENANCE": 14,  # ref. §3.6: at least once every 1–2 weeks
     "MON-ELECTROLYTES-FOSCARNET-INDUCTION": 3.5,  # ref. §3.6: 2–3 times weekly
     "MON-ELECTROLYTES-FOSCARNET-MAINTENANCE": 7,  # ref. §3.6: at least weekly
+    # foscarnet offered for maintenance after an induction without it (issue 7 item 5)
+    "MON-CRCL-FOSCARNET-MAINTENANCE-OPTION": 14,  # ref. §3.6: at least once every 1–2 weeks
+    "MON-ELECTROLYTES-FOSCARNET-MAINTENANCE-OPTION": 7,  # ref. §3.6: at least weekly
     "MON-CIDOFOVIR-PRE-DOSE": 2,  # ref. §4 boxed: within 48 h before each dose
     "MON-OPHTHALMOLOGY-RETINITIS": 42,  # ref. §9.2: every 4–6 weeks → at most 6 weeks
     "MON-CD4-HIV": 92,  # ref. §9.5: every 3 months → at most 92 days (31 + 31 + 30)

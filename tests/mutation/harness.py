@@ -50,6 +50,8 @@ FAST_TESTS = (
     "tests/test_course_vignettes.py",
     "tests/test_course_engine.py",
     "tests/test_knowledge_loader.py",
+    "tests/test_knowledge_guards.py",
+    "tests/test_course_delta_limits.py",
 )
 #: Left out (all in the full suite): subprocess tests (they read the unmutated files),
 #: the CLI (its label values are asserted in test_knowledge_values.py), course invariance

@@ -1,4 +1,4 @@
-"""One handler per hook: from a validated call to the cards to show (none for now).
+"""One handler per hook: from a validated call to the cards to show.
 
 The clinical work (FHIR → case/orders, ``cmvrx.check_order``) is wired in here once it
 lands; a handler receives the validated request and context, and the service clock
@@ -41,6 +41,9 @@ def order_select(_call: HookCall) -> list[Card]:
     return []
 
 
-def order_sign(_call: HookCall) -> list[Card]:
-    """Check every draft CMV antiviral order (to be filled in)."""
-    return []
+def order_sign(call: HookCall) -> list[Card]:
+    """Check every draft CMV antiviral order with the one order check."""
+    from cmvrx.service.cdshooks.order_sign import order_sign_cards
+
+    drafts = call.context.draftOrders.model_dump()  # type: ignore[attr-defined]
+    return order_sign_cards(call.prefetch, drafts, as_of=call.as_of)

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
+from cmvrx.model.patient import DiseaseSite
+
 AS_OF = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 """A fixed, timezone-aware ``as_of`` (tests never read the wall clock)."""
 
@@ -81,21 +83,7 @@ def adult_patients(draw: st.DrawFn) -> dict[str, object]:
 
 # --- whole cases, for plan() properties -------------------------------------------------
 
-DISEASE_SITES = (
-    "encephalitis",
-    "ventriculitis",
-    "myelitis",
-    "polyradiculopathy",
-    "retinitis",
-    "colitis",
-    "esophagitis",
-    "gastrointestinal_other",
-    "pneumonitis",
-    "hepatitis",
-    "nephritis",
-    "cmv_syndrome",
-    "disseminated",
-)
+DISEASE_SITES = tuple(s.value for s in DiseaseSite)
 MEDICATIONS = (
     "tacrolimus",
     "cyclosporine",

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,25 +22,12 @@ import cmvrx
 from cmvrx.errors import KnowledgeError
 from cmvrx.knowledge import loader
 from cmvrx.knowledge.schema import Administration
+from test_knowledge_loader import edit  # the one edit helper
 
 DATA = Path(str(loader.bundled_data()))
 SRC = Path(cmvrx.__file__).parent
 ALLOWED = Path(__file__).parent / "mutation" / "allowed-survivors.toml"
 T = datetime(2026, 11, 24, 12, tzinfo=UTC)
-
-
-@pytest.fixture
-def data_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    return target
-
-
-def edit(data_dir: Path, name: str, old: str, new: str) -> None:
-    path = data_dir / f"{name}.toml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {name}.toml: the test edit is stale"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def test_a_co_medication_dose_above_the_daily_maximum_is_refused(data_copy: Path) -> None:

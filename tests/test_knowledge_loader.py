@@ -7,7 +7,6 @@ one file as text, and loading it with ``loader.load(data_dir=tmp_path)``.
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,13 +32,6 @@ DOCUMENTED_UNUSED = {
     "transplant": "no rule names it directly; the same fact reaches rules through "
     "'immunosuppressed' and 'refractory_post_transplant'",
 }
-
-
-@pytest.fixture
-def data_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    return target
 
 
 def edit(data_dir: Path, name: str, old: str, new: str) -> None:

@@ -751,25 +751,14 @@ def infusion_for(dosage: Dosage, label: DrugDose) -> Dosage:
 
 def planned_situation(case: Case, k: Knowledge, as_of: datetime) -> Situation:
     """The patient's situation with the regimen the plan would choose (for the refusals
-    and the regimen fit); built directly, as replace() of this dataclass is costly."""
+    and the regimen fit)."""
     from cmvrx.engine.intake import read_facts
-    from cmvrx.engine.planner import choose_rule, situation
+    from cmvrx.engine.planner import choose_rule, planned, situation
 
     s = situation(read_facts(case, k, as_of), k)
     regimen, drugs, _ = plan_items.regimen_of(k, choose_rule(s))
-    return Situation(
-        facts=s.facts,
-        renal=s.renal,
-        knowledge=s.knowledge,
-        pediatric=s.pediatric,
-        resistant_to=s.resistant_to,
-        cytopenias=s.cytopenias,
-        foscarnet_renal_refusal=s.foscarnet_renal_refusal,
-        cidofovir_problems=s.cidofovir_problems,
-        regimen_drugs=drugs,
-        step_down_offered=regimen is not None and regimen.step_down is not None,
-        regimen_chosen=regimen is not None,
-    )
+    step_down = regimen is not None and regimen.step_down is not None
+    return planned(s, drugs, regimen is not None, step_down)
 
 
 def check(case: Case, k: Knowledge, as_of: datetime, orders: Sequence[Dosage]) -> OrderCheck:

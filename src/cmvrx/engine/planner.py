@@ -35,7 +35,7 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
     rule = choose_rule(s)
     regimen_def, drugs, cite = plan_items.regimen_of(k, rule)
     step_down_def = regimen_def.step_down if regimen_def else None
-    s = _planned(s, drugs, regimen_def is not None, step_down_def is not None)
+    s = planned(s, drugs, regimen_def is not None, step_down_def is not None)
     induction = (
         tuple(dose_for(s, c.drug, c.phase) for c in regimen_def.components) if regimen_def else ()
     )
@@ -48,7 +48,7 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
         *((step_down.dose,) if step_down and step_down.dose else ()),
     )
     not_confirmed = _not_confirmed(s, doses, regimen_def)
-    s = _planned(s, drugs, regimen_def is not None, step_down_def is not None, bool(not_confirmed))
+    s = planned(s, drugs, regimen_def is not None, step_down_def is not None, bool(not_confirmed))
     regimen = p.Regimen(
         rule_id=rule.id,
         regimen_id=rule.regimen,
@@ -98,7 +98,7 @@ def situation(facts: Facts, k: Knowledge) -> Situation:
     )
 
 
-def _planned(
+def planned(
     s: Situation, drugs: frozenset[str], chosen: bool, step_down: bool, uses_nc: bool = False
 ) -> Situation:
     """``s`` with the regimen facts set: built directly, as dataclasses.replace() of this

@@ -17,6 +17,7 @@ from pydantic import Field
 from cmvrx import units
 from cmvrx.errors import KnowledgeError
 from cmvrx.knowledge.schema import Cite, StrictModel
+from cmvrx.model.patient import DiseaseSite
 
 Confidence = Literal["high", "medium", "UNCONFIRMED"]
 SYSTEM_URI = {
@@ -108,21 +109,7 @@ class TerminologyFile(StrictModel):
     route: tuple[RouteBinding, ...]
 
 
-_SITES = [
-    "encephalitis",
-    "ventriculitis",
-    "myelitis",
-    "polyradiculopathy",
-    "retinitis",
-    "colitis",
-    "esophagitis",
-    "gastrointestinal_other",
-    "pneumonitis",
-    "hepatitis",
-    "nephritis",
-    "cmv_syndrome",
-    "disseminated",
-]
+_SITES = [s.value for s in DiseaseSite]  # the case model's sites, one list
 _CONCEPTS = {
     *(f"site.{s}" for s in _SITES),
     *(

@@ -218,7 +218,20 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form (datetimes as ISO 8601 strings); each dose carries its
-        structured ``dosage`` (docs/plan-json.md)."""
+        structured ``dosage`` (docs/plan-json.md). Built by the per-class serialisers of
+        ``plan_json`` (equal to the type-dispatch ``_json_dict``, about twice as fast)."""
+        from cmvrx.model.plan_json import plan_dict
+
+        return plan_dict(self)
+
+    def to_json(self) -> bytes:
+        """``to_dict()`` as compact UTF-8 JSON bytes (orjson when installed)."""
+        from cmvrx.model.plan_json import plan_json_bytes
+
+        return plan_json_bytes(self)
+
+    def to_dict_generic(self) -> dict[str, Any]:
+        """The type-dispatch serialiser, the reference the fast one is tested against."""
         return _json_dict(self)
 
     def to_dict_via_asdict(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Band, DoseRow, Drug, Grade, HydrationRow, Schedule
 from cmvrx.model.dosage import AdministrationFacts, HydrationBand
-from cmvrx.model.plan import DRUG_DOSE_DEFAULTS
+from cmvrx.model.plan import DRUG_DOSE_DEFAULTS, DRUG_DOSE_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,7 @@ class Row:
     # the defaults of the others (``drug_dose_from`` wants every field)
     per_admin_max: float  # per kg for mg/kg drugs
     infusion_time: tuple[str, ...]
+    template: tuple[Any, ...] = ()  # ``fields`` in DRUG_DOSE_FIELDS order (drug_dose_of)
 
 
 def table(k: Knowledge, drug_id: str, phase: str, column: str) -> Table:
@@ -159,7 +160,8 @@ def _row(
         hydration_lines(k, drug, dose_per_kg) if not child else _child_hydration(drug)
     )
     fields["hydration"], fields["not_confirmed"] = hydration, not_confirmed
-    return Row(fields, per_admin_max, _infusion_time(drug, dose_per_kg))
+    template = tuple(fields.get(name) for name in DRUG_DOSE_FIELDS)  # rule_id: per dose
+    return Row(fields, per_admin_max, _infusion_time(drug, dose_per_kg), template)
 
 
 def _infusion_time(drug: Drug, dose_per_kg: float | None) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ ready-made from ``dose_table``; this module adds the patient's numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +20,11 @@ from cmvrx.engine.predicates import Situation
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Band, DoseRow, Drug, Schedule
 from cmvrx.model.patient import Case
-from cmvrx.model.plan import DrugDose, RenalFunction, drug_dose_from
+from cmvrx.model.plan import DRUG_DOSE_FIELDS, DrugDose, RenalFunction, drug_dose_of
 
 #: The one (drug, phase) with a congenital-CMV column (NIH pediatric OI guideline).
 CONGENITAL = ("ganciclovir", "induction")
+_COUNTS = "counts_problem"  # Situation.derived key (and "not computed yet" marker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,9 @@ def dose_for(s: Situation, drug_id: str, phase: str, *, check_counts: bool = Tru
     t = table(s.knowledge, drug_id, phase, column_of(s.facts.case, s.pediatric, drug_id, phase))
     schedule = t.schedule
     if check_counts and drug_id in s.knowledge.vocabulary_sets["ganciclovir_class"]:
-        blocked = _counts_problem(s)
+        blocked = s.derived.get(_COUNTS, _COUNTS)
+        if blocked is _COUNTS:  # the same for each ganciclovir-class dose of a plan
+            blocked = s.derived[_COUNTS] = _counts_problem(s)
         if blocked is not None:
             return _outcome(t, rule_id=f"{schedule.id}#blood-counts", **blocked)
     row, rule_id, basis, band_text = _select_row(s, t)
@@ -167,6 +171,13 @@ def _select_row(s: Situation, t: Table) -> tuple[DoseRow | str, str, str, str]:
     raise ValueError(f"{schedule.id}: no band contains {value}")  # unreachable: loader checks
 
 
+#: Positions of the patient's values in a dose row's template (DRUG_DOSE_FIELDS order).
+_AT = {name: i for i, name in enumerate(DRUG_DOSE_FIELDS)}
+_RULE_ID, _BASIS, _BAND, _WEIGHT = _AT["rule_id"], _AT["renal_basis"], _AT["band"], _AT["weight_kg"]
+_DOSE_MG, _PRACTICAL, _ROUNDING = _AT["dose_mg"], _AT["practical_mg"], _AT["rounding"]
+_INFUSION, _NOT_CONFIRMED = _AT["infusion"], _AT["not_confirmed"]
+
+
 def _dose(
     s: Situation, t: Table, row: DoseRow, rule_id: str, basis: str, band_text: str
 ) -> DrugDose:
@@ -178,20 +189,17 @@ def _dose(
     practical, rounding, nc = _round(
         t, exact, fixed.per_admin_max * weight if per_kg else fixed.per_admin_max
     )
-    return drug_dose_from(
-        {
-            **fixed.fields,
-            "rule_id": rule_id,
-            "renal_basis": basis,
-            "band": band_text,
-            "weight_kg": weight if per_kg else None,
-            "dose_mg": round(exact, 1),
-            "practical_mg": practical,
-            "rounding": rounding,
-            "infusion": (*fixed.infusion_time, *_infusion_volume(drug, exact)),
-            "not_confirmed": nc + t.not_confirmed + fixed.fields["not_confirmed"],
-        }
-    )
+    values = list(fixed.template)  # the row's fields; the patient's values set below
+    values[_RULE_ID] = rule_id
+    values[_BASIS] = basis
+    values[_BAND] = band_text
+    values[_WEIGHT] = weight if per_kg else None
+    values[_DOSE_MG] = round(exact, 1)
+    values[_PRACTICAL] = practical
+    values[_ROUNDING] = rounding
+    values[_INFUSION] = (*fixed.infusion_time, *_infusion_volume(s.knowledge, drug, exact))
+    values[_NOT_CONFIRMED] = nc + t.not_confirmed + values[_NOT_CONFIRMED]
+    return drug_dose_of(values)
 
 
 def _round(t: Table, exact: float, ceiling: float) -> tuple[float, str, tuple[str, ...]]:
@@ -210,30 +218,51 @@ def _round(t: Table, exact: float, ceiling: float) -> tuple[float, str, tuple[st
     return round(exact, 4), r.unrounded, r.not_confirmed
 
 
-def _infusion_volume(drug: Drug, mg: float) -> tuple[str, ...]:
+def _infusion_volume(k: Knowledge, drug: Drug, mg: float) -> tuple[str, ...]:
     """The volume and product lines for ``mg`` per administration."""
-    a = drug.administration
-    out: list[str] = []
-    if a.max_concentration_mg_per_ml:
-        out.append(
-            f"final concentration ≤ {a.max_concentration_mg_per_ml:g} mg/mL: at least {_ml(mg / a.max_concentration_mg_per_ml)} mL of diluent"
-        )
-    if a.central_line_concentration_mg_per_ml:
-        out.append(
-            f"central line: {a.central_line_concentration_mg_per_ml:g} mg/mL undiluted = {_ml(mg / a.central_line_concentration_mg_per_ml)} mL"
-        )
-    if a.peripheral_line_concentration_mg_per_ml:
-        out.append(
-            f"peripheral line: dilute to {a.peripheral_line_concentration_mg_per_ml:g} mg/mL = {_ml(mg / a.peripheral_line_concentration_mg_per_ml)} mL"
-        )
-    if a.vial_mg:
-        vials = f"{math.ceil(mg / a.vial_mg)} × {a.vial_mg:g} mg vial(s)"
-        if a.reconstitution_ml:
-            vials += f", each reconstituted with {a.reconstitution_ml:g} mL ({a.vial_mg / a.reconstitution_ml:g} mg/mL)"
-        out.append(vials)
-    if a.tablet_mg:
-        out.append(f"{mg / a.tablet_mg:g} × {a.tablet_mg:g} mg tablet(s)")
+    key = ("volume_lines", drug.id)
+    lines: tuple[VolumeLine, ...] | None = k.memo.get(key)
+    if lines is None:
+        lines = k.derived(key, _volume_lines(drug))
+    out = []
+    for kind, per, before, after in lines:
+        if kind == "ml":
+            out.append(before + _ml(mg / per) + after)
+        elif kind == "vials":
+            out.append(f"{math.ceil(mg / per)}{after}")
+        else:
+            out.append(f"{mg / per:g}{after}")
     return tuple(out)
+
+
+VolumeLine = tuple[str, float, str, str]  # kind, mg per unit, text before, text after
+
+
+def _volume_lines(drug: Drug) -> Callable[[Knowledge], tuple[VolumeLine, ...]]:
+    """The builder of ``drug``'s volume and product lines, their texts formatted once."""
+
+    def build(_k: Knowledge) -> tuple[VolumeLine, ...]:
+        a = drug.administration
+        out: list[VolumeLine] = []
+        if a.max_concentration_mg_per_ml:
+            c = a.max_concentration_mg_per_ml
+            out.append(("ml", c, f"final concentration ≤ {c:g} mg/mL: at least ", " mL of diluent"))
+        if a.central_line_concentration_mg_per_ml:
+            c = a.central_line_concentration_mg_per_ml
+            out.append(("ml", c, f"central line: {c:g} mg/mL undiluted = ", " mL"))
+        if a.peripheral_line_concentration_mg_per_ml:
+            c = a.peripheral_line_concentration_mg_per_ml
+            out.append(("ml", c, f"peripheral line: dilute to {c:g} mg/mL = ", " mL"))
+        if a.vial_mg:
+            vials = f" × {a.vial_mg:g} mg vial(s)"
+            if a.reconstitution_ml:
+                vials += f", each reconstituted with {a.reconstitution_ml:g} mL ({a.vial_mg / a.reconstitution_ml:g} mg/mL)"
+            out.append(("vials", a.vial_mg, "", vials))
+        if a.tablet_mg:
+            out.append(("tablets", a.tablet_mg, "", f" × {a.tablet_mg:g} mg tablet(s)"))
+        return tuple(out)
+
+    return build
 
 
 def _ml(volume: float) -> str:

@@ -83,17 +83,25 @@ def _quantity(k: Knowledge, q: Quantity, kind: str, field: str) -> float:
 def _reading(
     k: Knowledge, m: Measurement | None, kind: str, field: str, as_of: datetime, max_age_h: float
 ) -> Reading | None:
+    """A measurement read: unit converted, not negative, plausible, dated before ``as_of``.
+    (``_quantity`` and ``_plausible`` inlined: a plan reads ten of these.)"""
     if m is None:
         return None
-    value = _quantity(k, m, kind, field)
-    if m.measured_at.tzinfo is None or as_of.tzinfo is None:
+    value = to_internal(m.value, m.unit, kind, field=field)
+    if value < 0:
+        raise ImplausibleValueError(f"{m.value:g} {m.unit} cannot be negative", field=field)
+    bounds = k.plausible.get(field)
+    if bounds is not None and not bounds.min <= value <= bounds.max:
+        _plausible(k, field, value)  # raises, with the message
+    measured_at = m.measured_at
+    if measured_at.tzinfo is None or as_of.tzinfo is None:
         raise InputError(
             "timestamps must carry a time zone (e.g. 2026-11-24T08:00:00Z)", field=field
         )
-    age_h = (as_of - m.measured_at).total_seconds() / 3600
+    age_h = (as_of - measured_at).total_seconds() / 3600
     if age_h < 0:
-        raise InputError(f"measured at {m.measured_at.isoformat()}, after as_of", field=field)
-    return Reading(value, m.measured_at, age_h, age_h <= max_age_h)
+        raise InputError(f"measured at {measured_at.isoformat()}, after as_of", field=field)
+    return Reading(value, measured_at, age_h, age_h <= max_age_h)
 
 
 def read_facts(
@@ -119,15 +127,19 @@ def read_facts(
     cbc_age = blood_count_max_age_hours or k.number("blood_count_max_age_hours")
     long_ago = 24.0 * 365 * 200  # electrolytes/CD4: freshness judged by the course module
 
-    def read(m: Measurement | None, kind: str, field: str, max_age: float) -> Reading | None:
-        return _reading(k, m, kind, field, as_of, max_age)
-
     r = case.renal
-    creatinine = read(r.serum_creatinine, "creatinine", "renal.serum_creatinine", scr_age)
+    creatinine = _reading(
+        k, r.serum_creatinine, "creatinine", "renal.serum_creatinine", as_of, scr_age
+    )
     if creatinine is not None and creatinine.value <= 0:
         raise ImplausibleValueError("creatinine must be above zero", field="renal.serum_creatinine")
-    measured = read(
-        r.measured_creatinine_clearance, "clearance", "renal.measured_creatinine_clearance", scr_age
+    measured = _reading(
+        k,
+        r.measured_creatinine_clearance,
+        "clearance",
+        "renal.measured_creatinine_clearance",
+        as_of,
+        scr_age,
     )
     _check_dialysis(k, r.dialysis.value, measured)
     counts, lytes = case.blood_counts, case.electrolytes
@@ -146,16 +158,28 @@ def read_facts(
         height_cm=height,
         creatinine=creatinine,
         measured_clearance=measured,
-        anc=read(counts.anc, "cell_count", "blood_counts.anc", cbc_age),
-        platelets=read(counts.platelets, "cell_count", "blood_counts.platelets", cbc_age),
-        hemoglobin=read(counts.hemoglobin, "hemoglobin", "blood_counts.hemoglobin", cbc_age),
-        potassium=read(lytes.potassium, "potassium", "electrolytes.potassium", long_ago),
-        magnesium=read(lytes.magnesium, "magnesium", "electrolytes.magnesium", long_ago),
-        ionized_calcium=read(
-            lytes.ionized_calcium, "calcium", "electrolytes.ionized_calcium", long_ago
+        anc=_reading(k, counts.anc, "cell_count", "blood_counts.anc", as_of, cbc_age),
+        platelets=_reading(
+            k, counts.platelets, "cell_count", "blood_counts.platelets", as_of, cbc_age
         ),
-        phosphate=read(lytes.phosphate, "phosphate", "electrolytes.phosphate", long_ago),
-        cd4=read(case.hiv.cd4 if case.hiv else None, "cell_count", "hiv.cd4", long_ago),
+        hemoglobin=_reading(
+            k, counts.hemoglobin, "hemoglobin", "blood_counts.hemoglobin", as_of, cbc_age
+        ),
+        potassium=_reading(
+            k, lytes.potassium, "potassium", "electrolytes.potassium", as_of, long_ago
+        ),
+        magnesium=_reading(
+            k, lytes.magnesium, "magnesium", "electrolytes.magnesium", as_of, long_ago
+        ),
+        ionized_calcium=_reading(
+            k, lytes.ionized_calcium, "calcium", "electrolytes.ionized_calcium", as_of, long_ago
+        ),
+        phosphate=_reading(
+            k, lytes.phosphate, "phosphate", "electrolytes.phosphate", as_of, long_ago
+        ),
+        cd4=_reading(
+            k, case.hiv.cd4 if case.hiv else None, "cell_count", "hiv.cd4", as_of, long_ago
+        ),
         urine_protein_mg_dl=protein_mg_dl,
         urine_dipstick=dipstick,
         urine_protein_fresh=protein_fresh,

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cmvrx._version import __version__
 from cmvrx.engine import plan_items
@@ -39,6 +39,7 @@ from cmvrx.model.patient import Case
 from cmvrx.model.plan import DrugDose, Refused
 
 Tolerance = Literal["rounding", "course"]
+T = TypeVar("T")
 _DISPLAY_MG = 0.05  # doses are shown to 0.1 mg: half of it is "the same amount"
 
 
@@ -488,15 +489,15 @@ def judge_dose(
                 label.cite,
             )
         )
-    corrected = from_drug_dose(label)
-    if corrected is not None:
-        minutes = None
-        if order.infusion_minutes is not None and corrected.infusion is not None:
-            minutes = corrected.infusion.minutes
-        corrected = replace(
-            corrected, order_id=order.order_id, infusion_minutes=minutes, route=order.route
-        )
     if any(f.severity != "info" for f in findings):
+        corrected = from_drug_dose(label)
+        if corrected is not None:
+            minutes = None
+            if order.infusion_minutes is not None and corrected.infusion is not None:
+                minutes = corrected.infusion.minutes
+            corrected = _with(
+                corrected, order_id=order.order_id, infusion_minutes=minutes, route=order.route
+            )
         return Judgement("adjust", tuple(findings), corrected, direction)
     ok = _finding(
         k,
@@ -710,8 +711,8 @@ def _cns_partner(ctx: _Context, results: list[OrderResult]) -> list[OrderResult]
                 s.facts.case, s.pediatric, r.order.drug, "induction"
             )
             label = from_drug_dose(_label(s, r.order.drug, "induction", column))
-            corrected = r.order if label is None else replace(label, order_id=r.order.order_id)
-        out[i] = _worse(replace(r, corrected=corrected), "adjust", f)
+            corrected = r.order if label is None else _with(label, order_id=r.order.order_id)
+        out[i] = _worse(_with(r, corrected=corrected), "adjust", f)
     return out
 
 
@@ -729,7 +730,25 @@ def _worse(r: OrderResult, verdict: Verdict, f: OrderFinding) -> OrderResult:
     worst = verdict if VERDICT_RANK[verdict] > VERDICT_RANK[r.verdict] else r.verdict
     findings = tuple(x for x in r.findings if x.rule_id != "ORD-OK")
     corrected = r.corrected if worst == "adjust" else None
-    return replace(r, verdict=worst, findings=(*findings, f), corrected=corrected)
+    return _with(r, verdict=worst, findings=(*findings, f), corrected=corrected)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _with(obj: T, **changes: Any) -> T:
+    """``dataclasses.replace(obj, **changes)`` for the frozen value classes of this module
+    (every field an ``__init__`` argument): the field names read once per class, and the
+    class called positionally — replace() was a tenth of an order check."""
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
+        if len(names) != len(fields(cls)):  # type: ignore[arg-type]
+            raise TypeError(f"{cls.__name__} has fields outside __init__")
+    if changes.keys() - names:
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(changes.keys() - names)}")
+    return cls(*[changes[n] if n in changes else getattr(obj, n) for n in names])
 
 
 def overall(results: Sequence[OrderResult]) -> Verdict:

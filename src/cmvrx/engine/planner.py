@@ -18,6 +18,7 @@ from cmvrx.engine.dosing import column_of, dose_for, per_kg_renal_refusal
 from cmvrx.engine.eligibility import cidofovir_checks, first_refusal
 from cmvrx.engine.intake import Facts, read_facts
 from cmvrx.engine.messages import alert_context, render
+from cmvrx.engine.plan_items import CriteriaSection, GatedCriteria
 from cmvrx.engine.predicates import PREDICATES, Situation, holds
 from cmvrx.engine.resistance import resistant_drugs
 from cmvrx.knowledge.bundle import Knowledge
@@ -179,19 +180,17 @@ def _maintenance(s: Situation, context: Mapping[str, str]) -> p.Maintenance:
         [dose_for(s, drug, "maintenance") for drug, offered in plan_items.options(k) if offered(s)]
     )
 
-    def crit(kind: str) -> tuple[p.Criterion, ...]:
-        constant = plan_items.constant_criteria(k, kind)
+    def crit(constant: CriteriaSection, gated: GatedCriteria) -> tuple[p.Criterion, ...]:
         if constant is not None:
             return constant
         return tuple(  # only the criteria that apply: no adult CD4 rules for young children
             item or p.Criterion(c.id, render(c.text, context), grade, c.cite)
-            for check, c, grade, item in plan_items.gated_criteria(k, kind)
+            for check, c, grade, item in gated
             if check is None or check(s)
         )
 
-    return p.Maintenance(
-        options, crit("end_of_induction"), crit("stop"), crit("restart"), crit("lifelong")
-    )
+    end, stop, restart, lifelong = plan_items.maintenance_criteria(k)
+    return p.Maintenance(options, crit(*end), crit(*stop), crit(*restart), crit(*lifelong))
 
 
 def _refusals(s: Situation) -> tuple[p.Refused, ...]:

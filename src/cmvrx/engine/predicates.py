@@ -35,6 +35,7 @@ class Situation:
     uses_not_confirmed: bool = False
 
     sites: frozenset[str] = field(init=False)
+    cns: bool = field(init=False)  # CNS disease: a dozen rules of every plan ask
     # values derived from this situation alone (renal lookups by measure), kept because
     # each of a plan's doses asks for them again
     derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -42,10 +43,12 @@ class Situation:
     def __post_init__(self) -> None:
         # a plan builds three situations: the sites are computed once, in the facts
         object.__setattr__(self, "sites", self.facts.sites)
+        cns_sites = self.knowledge.vocabulary_sets["cns_sites"]
+        object.__setattr__(self, "cns", not self.facts.sites.isdisjoint(cns_sites))
 
 
 def _cns(s: Situation) -> bool:
-    return bool(s.sites & s.knowledge.vocabulary_sets["cns_sites"])
+    return s.cns
 
 
 def ganciclovir_unusable(s: Situation) -> bool:
@@ -176,7 +179,7 @@ Predicate = Callable[[Situation], bool]
 PREDICATES: Mapping[str, Predicate] = {
     "any_disease": lambda _s: True,
     "cns_disease": _cns,
-    "non_cns_disease": lambda s: not _cns(s),
+    "non_cns_disease": lambda s: not s.cns,
     "retinitis": lambda s: "retinitis" in s.sites,
     "not_retinitis": lambda s: "retinitis" not in s.sites,
     "sight_threatening_retinitis": lambda s: (
@@ -237,9 +240,7 @@ PREDICATES: Mapping[str, Predicate] = {
         or s.step_down_offered
     ),
     "step_down_regimen": lambda s: s.step_down_offered,
-    "single_agent_cns_regimen": lambda s: (
-        _cns(s) and s.regimen_chosen and len(s.regimen_drugs) == 1
-    ),
+    "single_agent_cns_regimen": lambda s: s.cns and s.regimen_chosen and len(s.regimen_drugs) == 1,
     "no_regimen": lambda s: not s.regimen_chosen,
     "baseline_electrolytes_missing": lambda s: bool(missing_electrolytes(s)),
     "low_electrolyte": lambda s: bool(low_electrolytes(s)),

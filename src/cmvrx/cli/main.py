@@ -23,6 +23,8 @@ from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
 from cmvrx.cli.serve import serve
 from cmvrx.errors import InputError
+from cmvrx.model.dosage import DosePhase
+from cmvrx.model.patient import Dialysis, FoscarnetColumn, Sex, UrineDipstick
 
 if TYPE_CHECKING:
     from cmvrx.model.plan import DrugDose
@@ -168,45 +170,9 @@ def plan(
 # --------------------------------------------------------------------------- dose
 
 
-class Phase(StrEnum):
-    induction = "induction"
-    maintenance = "maintenance"
-    prophylaxis = "prophylaxis"
-    refractory_treatment = "refractory_treatment"
-    prevention = "prevention"
-
-
-class SexOption(StrEnum):
-    male = "male"
-    female = "female"
-
-
 class CreatinineUnit(StrEnum):
     mg_dl = "mg/dL"
     umol_l = "umol/L"
-
-
-class DialysisOption(StrEnum):
-    none = "none"
-    intermittent_hemodialysis = "intermittent_hemodialysis"
-    crrt = "crrt"
-    peritoneal = "peritoneal"
-
-
-class FoscarnetColumn(StrEnum):
-    q8h_60 = "60_q8h"
-    q12h_90 = "90_q12h"
-    per_day_90 = "90_per_day"
-    per_day_120 = "120_per_day"
-
-
-class Dipstick(StrEnum):
-    negative = "negative"
-    trace = "trace"
-    one_plus = "1+"
-    two_plus = "2+"
-    three_plus = "3+"
-    four_plus = "4+"
 
 
 _DOSE_FIELDS = {
@@ -241,10 +207,10 @@ def dose(
             help="ganciclovir, valganciclovir, foscarnet, cidofovir, letermovir, maribavir.",
         ),
     ],
-    phase: Annotated[Phase, typer.Option("--phase", help="Treatment phase.")],
+    phase: Annotated[DosePhase, typer.Option("--phase", help="Treatment phase.")],
     weight: Annotated[float, typer.Option("--weight", metavar="KG", help="Actual weight, kg.")],
     age: Annotated[float, typer.Option("--age", metavar="YEARS", help="Age in years.")],
-    sex: Annotated[SexOption, typer.Option("--sex")],
+    sex: Annotated[Sex, typer.Option("--sex")],
     creatinine: Annotated[
         float | None,
         typer.Option("--creatinine", metavar="VALUE", help="Serum creatinine (now)."),
@@ -252,7 +218,7 @@ def dose(
     creatinine_unit: Annotated[
         CreatinineUnit, typer.Option("--creatinine-unit")
     ] = CreatinineUnit.mg_dl,
-    dialysis: Annotated[DialysisOption, typer.Option("--dialysis")] = DialysisOption.none,
+    dialysis: Annotated[Dialysis, typer.Option("--dialysis")] = Dialysis.none,
     height: Annotated[float | None, typer.Option("--height", metavar="CM")] = None,
     column: Annotated[
         FoscarnetColumn | None,
@@ -269,7 +235,7 @@ def dose(
         ),
     ] = None,
     urine_dipstick: Annotated[
-        Dipstick | None,
+        UrineDipstick | None,
         typer.Option("--urine-dipstick", help="Urine protein dipstick now (cidofovir)."),
     ] = None,
     low_birth_weight: Annotated[

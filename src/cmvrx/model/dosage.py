@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from cmvrx.knowledge.schema import Interval as LabelInterval
@@ -23,6 +24,18 @@ if TYPE_CHECKING:
     from cmvrx.model.plan import DrugDose
 
 HOURS_PER_WEEK = 168.0
+
+
+class DosePhase(StrEnum):
+    """The phases a dose is asked for: the knowledge schedules' phases, and
+    ``prevention`` (the label's pediatric valganciclovir formula, quick doses only)."""
+
+    induction = "induction"
+    maintenance = "maintenance"
+    prophylaxis = "prophylaxis"
+    refractory_treatment = "refractory_treatment"
+    prevention = "prevention"
+
 
 #: Schedule words of order documents and ``--every`` (not hourly) → label interval.
 SCHEDULE_WORDS: dict[str, LabelInterval] = {

@@ -99,6 +99,16 @@ class Antiviral(StrEnum):
     maribavir = "maribavir"
 
 
+class FoscarnetColumn(StrEnum):
+    """The foscarnet label columns: induction (60 mg/kg q8h, 90 mg/kg q12h) and
+    maintenance (90 or 120 mg/kg/day); ``Case.foscarnet_*_column`` take these values."""
+
+    q8h_60 = "60_q8h"
+    q12h_90 = "90_q12h"
+    per_day_90 = "90_per_day"
+    per_day_120 = "120_per_day"
+
+
 class Patient(_Strict):
     age: Quantity = Field(description="Age, unit 'a' (years) or 'mo' (months).")
     sex: Sex

@@ -812,4 +812,4 @@ def _with_route(k: Knowledge, order: Dosage) -> Dosage:
     route = drug.administration.route
     if route == "IV or oral":
         raise InputError(f"{drug.name} is given IV or orally: state the route", field="route")
-    return replace(order, route="oral" if route == "oral" else "iv")
+    return _with(order, route="oral" if route == "oral" else "iv")

@@ -7,7 +7,7 @@ sources; the plan carries the knowledge version and hash and its ``as_of``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -116,15 +116,29 @@ DRUG_DOSE_FIELDS: tuple[str, ...] = tuple(name for name, _ in _DRUG_DOSE_SLOTS)
 _DRUG_DOSE_SETTERS = tuple(set_slot for _, set_slot in _DRUG_DOSE_SLOTS)
 
 
+def _unrolled_builder() -> Callable[[Sequence[Any]], DrugDose]:
+    """``values -> DrugDose``, one slot store per line (generated, as dataclasses generate
+    ``__init__``): a loop over the 30 setters cost twice as much."""
+    namespace: dict[str, Any] = {"_new": object.__new__, "_DrugDose": DrugDose}
+    lines = ["def build(v):", "    d = _new(_DrugDose)"]
+    for i, set_slot in enumerate(_DRUG_DOSE_SETTERS):
+        namespace[f"_set{i}"] = set_slot
+        lines.append(f"    _set{i}(d, v[{i}])")
+    lines.append("    return d")
+    exec("\n".join(lines), namespace)  # generated from the dataclass's own fields
+    build: Callable[[Sequence[Any]], DrugDose] = namespace["build"]
+    return build
+
+
+_BUILD_DRUG_DOSE = _unrolled_builder()
+
+
 def drug_dose_of(values: Sequence[Any]) -> DrugDose:
     """A DrugDose from the value of every field in ``DRUG_DOSE_FIELDS`` order: what
     ``drug_dose_from`` does without the mapping, for the dose tables' row templates."""
     if len(values) != len(_DRUG_DOSE_SETTERS):
         raise ValueError(f"DrugDose has {len(_DRUG_DOSE_SETTERS)} fields, not {len(values)}")
-    dose = object.__new__(DrugDose)
-    for set_slot, value in zip(_DRUG_DOSE_SETTERS, values, strict=True):
-        set_slot(dose, value)
-    return dose
+    return _BUILD_DRUG_DOSE(values)
 
 
 @dataclass(frozen=True, slots=True)

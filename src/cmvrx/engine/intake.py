@@ -62,6 +62,9 @@ class Facts:
     blood_count_limit_hours: float | None = None
 
 
+_new_reading = tuple.__new__  # Reading(...) without the named tuple's Python __new__
+
+
 def _plausible(k: Knowledge, field: str, value: float) -> float:
     bounds = k.plausible.get(field)
     if bounds is not None and not bounds.min <= value <= bounds.max:
@@ -101,7 +104,7 @@ def _reading(
     age_h = (as_of - measured_at).total_seconds() / 3600
     if age_h < 0:
         raise InputError(f"measured at {measured_at.isoformat()}, after as_of", field=field)
-    return Reading(value, measured_at, age_h, age_h <= max_age_h)
+    return _new_reading(Reading, (value, measured_at, age_h, age_h <= max_age_h))
 
 
 def read_facts(

@@ -69,7 +69,21 @@ def foscarnet_unusable(s: Situation) -> bool:
 
 def _blood_counts_unknown(s: Situation) -> bool:
     f = s.facts
-    return any(r is None or not r.fresh for r in (f.anc, f.platelets, f.hemoglobin))
+    for r in (f.anc, f.platelets, f.hemoglobin):  # noqa: SIM110 - a plain loop (hot path)
+        if r is None or not r.fresh:
+            return True
+    return False
+
+
+def _electrolytes_missing(s: Situation) -> bool:
+    """``bool(missing_electrolytes(s))`` without building the names."""
+    f = s.facts
+    return (
+        f.potassium is None
+        or f.magnesium is None
+        or f.ionized_calcium is None
+        or (f.phosphate is None)
+    )
 
 
 def _anc_below_frequent(s: Situation) -> bool:
@@ -242,7 +256,7 @@ PREDICATES: Mapping[str, Predicate] = {
     "step_down_regimen": lambda s: s.step_down_offered,
     "single_agent_cns_regimen": lambda s: s.cns and s.regimen_chosen and len(s.regimen_drugs) == 1,
     "no_regimen": lambda s: not s.regimen_chosen,
-    "baseline_electrolytes_missing": lambda s: bool(missing_electrolytes(s)),
+    "baseline_electrolytes_missing": _electrolytes_missing,
     "low_electrolyte": lambda s: bool(low_electrolytes(s)),
     "uses_not_confirmed": lambda s: s.uses_not_confirmed,
 }

@@ -151,6 +151,20 @@ def low_electrolytes(s: Situation) -> tuple[str, ...]:
     return tuple(name for name, r, p in checks if r is not None and r.value < k.number(p))
 
 
+def _electrolyte_low(s: Situation) -> bool:
+    """``bool(low_electrolytes(s))``, stopping at the first low value."""
+    f, k = s.facts, s.knowledge
+    for r, limit in (
+        (f.potassium, "foscarnet_low_potassium"),
+        (f.magnesium, "foscarnet_low_magnesium"),
+        (f.ionized_calcium, "foscarnet_low_ionized_calcium"),
+        (f.phosphate, "foscarnet_low_phosphate"),
+    ):
+        if r is not None and r.value < k.number(limit):
+            return True
+    return False
+
+
 def missing_electrolytes(s: Situation) -> tuple[str, ...]:
     f = s.facts
     pairs = (
@@ -257,7 +271,7 @@ PREDICATES: Mapping[str, Predicate] = {
     "single_agent_cns_regimen": lambda s: s.cns and s.regimen_chosen and len(s.regimen_drugs) == 1,
     "no_regimen": lambda s: not s.regimen_chosen,
     "baseline_electrolytes_missing": _electrolytes_missing,
-    "low_electrolyte": lambda s: bool(low_electrolytes(s)),
+    "low_electrolyte": _electrolyte_low,
     "uses_not_confirmed": lambda s: s.uses_not_confirmed,
 }
 

@@ -169,7 +169,7 @@ def select_patients(sources: Sequence[Source], k: Knowledge) -> set[str]:
     selected: set[str] = set()
     antiviral_meds: set[str] = set()
     pending: list[tuple[str, str]] = []  # (Medication reference, patient id)
-    scan = [s for s in sources if s.declared_type in (None, "Medication", *MED_TYPES)]
+    scan = [s for s in sources if may_hold_medications(s)]
     scan.sort(key=lambda s: s.declared_type != "Medication")  # Medication first
     for source in scan:
         for _, lines in blocks(source.path):
@@ -187,6 +187,40 @@ def select_patients(sources: Sequence[Source], k: Knowledge) -> set[str]:
         if "/".join(ref.rsplit("/", 2)[-2:]) in antiviral_meds:
             selected.add(pid)
     return selected
+
+
+#: Declared types whose files are not scanned for medications (a line of another type in
+#: such a file is reported by the gather pass as not the declared type).
+NOT_MEDICATION_TYPES = frozenset(
+    {
+        "Patient",
+        "Observation",
+        "Condition",
+        "Procedure",
+        "AllergyIntolerance",
+        "Encounter",
+        "Claim",
+        "ExplanationOfBenefit",
+        "DiagnosticReport",
+        "DocumentReference",
+        "Immunization",
+        "CarePlan",
+        "CareTeam",
+        "Device",
+        "ImagingStudy",
+        "Provenance",
+        "Organization",
+        "Practitioner",
+        "PractitionerRole",
+        "Location",
+        "Goal",
+        "Coverage",
+    }
+)
+
+
+def may_hold_medications(source: Source) -> bool:
+    return source.declared_type not in NOT_MEDICATION_TYPES
 
 
 def _select_one(
@@ -300,6 +334,17 @@ def _count_bad(pl: Any, frame: Any, source: Source, read: frozenset[str], skips:
             resource=kind,
             count=count,
         )
+    if source.declared_type is not None:
+        other = frame.filter(
+            pl.col("type").is_not_null() & (pl.col("type") != source.declared_type)
+        )
+        for n, kind in other.select("n", "type").iter_rows():
+            skips.add(
+                "not the declared type",
+                f"{source.name}:{n}",
+                f"a {kind} in a file the manifest declares {source.declared_type}",
+                resource=kind,
+            )
     orphans = frame.filter(
         pl.col("type").is_not_null()
         & pl.col("type").is_in(sorted(read))

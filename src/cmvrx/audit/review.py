@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cmvrx.audit.columns import FINDING_COLUMNS, Row
@@ -181,16 +182,22 @@ class _Reviewer:
     out: list[AuditFinding] = field(default_factory=list)
     extra: list[Problem] = field(default_factory=list)
 
-    @property
+    @cached_property
     def pid(self) -> str:
-        return self.mapped.patient_id or ""
+        """The Patient's id; without a Patient resource, the one patient the record names."""
+        if self.mapped.patient_id:
+            return self.mapped.patient_id
+        from cmvrx.fhir.inbound import group_by_patient
+
+        groups, _ = group_by_patient(self.items)
+        return next(iter(groups)) if len(groups) == 1 else ""
 
     def review(self) -> RecordReview:
         on_therapy = any(d.role == "cmv_antiviral" for d in self.mapped.drugs)
         if on_therapy:
             self._run()
         return RecordReview(
-            self.mapped.patient_id,
+            self.pid or None,
             tuple(_dedupe(self.out)),
             (*self.mapped.problems, *self.extra),
             dict(self.mapped.skipped),

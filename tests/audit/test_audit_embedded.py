@@ -45,11 +45,29 @@ def test_medication_reference_is_followed(tmp_path: Path) -> None:
     assert {(r["order_id"], r["kind"]) for r in rows} == {("gcv", "dose_too_high")}
 
 
+def _by_reference(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = [dict(r) for r in resources]
+    for r in out:
+        if r["resourceType"] == "MedicationRequest":
+            r.pop("medicationCodeableConcept")
+            r["medicationReference"] = {"reference": "Medication/m1"}
+    return out
+
+
 def test_many_patients_in_partitions_and_processes(tmp_path: Path) -> None:
+    """Partitions in two processes: the same rows as one process, in the same order; the
+    Medication resources reach the processes too."""
     resources, _, _ = load(WRONG)
-    write_export(tmp_path, [(f"x{i}-", resources) for i in range(120)], AS_OF)
+    medication = {"resourceType": "Medication", "id": "m1", "code": {"text": "ganciclovir"}}
+    records = [(f"x{i:03d}-", resources if i % 2 else _by_reference(resources)) for i in range(120)]
+    write_export(tmp_path, records, AS_OF)
+    (tmp_path / "Medication.ndjson").write_text(json.dumps(medication) + "\n")
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["output"].append({"type": "Medication", "url": "Medication.ndjson"})
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     rows, stats = _audit(tmp_path, workers=2)
     assert stats.partitions >= 2 and stats.audited_patients == 120
+    assert {r["kind"] for r in rows} == {"dose_too_high"}
     assert len({r["patient_id"] for r in rows}) == 120
     assert rows == _audit(tmp_path, workers=1)[0]  # the same rows in the same order
 

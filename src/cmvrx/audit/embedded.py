@@ -27,6 +27,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,14 +140,19 @@ def run(
     stats.selected_patients = len(selected)
     parts = partitions(len(selected), workers)
     stats.partitions = parts
-    with tempfile.TemporaryDirectory(prefix="cmvrx-audit-") as tmp:
+    # the worker processes are forked now, before Polars starts its threads (a fork of a
+    # multithreaded process can deadlock), and load the knowledge while the gather runs
+    with (
+        tempfile.TemporaryDirectory(prefix="cmvrx-audit-") as tmp,
+        _pool(_worker_count(workers, parts)) as pool,
+    ):
         paths = gather(export.sources, selected, parts, Path(tmp), stats, progress)
         meds = Path(tmp) / "medications.txt"
         with meds.open("w", encoding="utf-8") as fh:
             for ref, (where, line) in sorted(found.medications.items()):
                 fh.write(f"{where}{_SEP}{ref}{_SEP}{line}\n")
         for rows, skips, audited in _audit_partitions(
-            paths, str(meds), as_of, workers, no_dialysis_unless_recorded
+            pool, paths, str(meds), as_of, no_dialysis_unless_recorded
         ):
             stats.audited_patients += audited
             stats.findings += len(rows)
@@ -419,20 +425,47 @@ def _missing_patients(
 # --- 3. audit ---------------------------------------------------------------------------
 
 
-def _audit_partitions(
-    paths: Sequence[Path], meds: str, as_of: datetime, workers: int | None, no_dialysis: bool
-) -> Iterator[tuple[list[Row], Skips, int]]:
-    jobs = [str(p) for p in paths if p.stat().st_size > 0]
-    n = workers if workers is not None else min(len(jobs), os.cpu_count() or 1)
-    if n <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield audit_partition(job, as_of, no_dialysis, meds)
+def _worker_count(workers: int | None, parts: int) -> int:
+    if workers is not None:
+        return min(workers, parts)
+    return min(parts, os.cpu_count() or 1)
+
+
+@contextmanager
+def _pool(n: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``n`` worker processes, all started (and loading the knowledge) on entry; None for one."""
+    if n <= 1:
+        yield None
         return
     import multiprocessing
 
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        yield from pool.map(audit_partition, jobs, [as_of] * len(jobs), [no_dialysis] * len(jobs))
+        for _ in range(n):
+            pool.submit(_warm)
+        yield pool
+
+
+def _warm() -> None:
+    from cmvrx.api import load_knowledge
+
+    load_knowledge()
+
+
+def _audit_partitions(
+    pool: ProcessPoolExecutor | None,
+    paths: Sequence[Path],
+    meds: str,
+    as_of: datetime,
+    no_dialysis: bool,
+) -> Iterator[tuple[list[Row], Skips, int]]:
+    jobs = [str(p) for p in paths if p.stat().st_size > 0]
+    if pool is None:
+        for job in jobs:
+            yield audit_partition(job, as_of, no_dialysis, meds)
+        return
+    n = len(jobs)
+    yield from pool.map(audit_partition, jobs, [as_of] * n, [no_dialysis] * n, [meds] * n)
 
 
 def audit_partition(

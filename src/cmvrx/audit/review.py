@@ -113,7 +113,7 @@ class AuditFinding:
             "current_dose": _json(self.current_dose),
             "corrected_dose": _json(self.corrected_dose),
             "rule_id": self.rule_id,
-            "citations": ";".join(self.citations),
+            "citations": ";".join(self.citations) or None,
             "data_used": json.dumps([dict(d) for d in self.data_used], ensure_ascii=False),
             "as_of": _iso(self.as_of),
             "knowledge_version": self.knowledge_version,
@@ -212,8 +212,9 @@ class _Reviewer:
         if case is None:
             missing = [p for p in self.mapped.problems if p.kind == "missing_fact"]
             what = "; ".join(f"{p.field}: {p.message}" for p in missing) or "the case"
-            for oid, drug in [*((o["id"], o["drug"]) for o in self.mapped.active_orders)]:
-                self._insufficient(oid, drug, f"{drug}: cannot be checked: record {what}")
+            for order in self.mapped.active_orders:
+                drug = order["drug"]
+                self._insufficient(order["id"], drug, f"{drug}: cannot be checked: record {what}")
             return
         events = self._therapy(case)
         check = self._check(case, events)

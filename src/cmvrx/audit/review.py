@@ -325,7 +325,24 @@ class _Reviewer:
         from cmvrx.fhir.course_record import therapy_events, therapy_orders
 
         orders = therapy_orders(self.items, self.mapped, self.k, self.as_of, self.extra)
-        return therapy_events(orders, lambda doc: self._phase_of(case, doc))
+        return therapy_events(
+            orders, lambda doc: self._phase_of(case, doc), lambda drugs: self._regimen(case, drugs)
+        )
+
+    def _regimen(self, case: Case, drugs: frozenset[str]) -> str | None:
+        """The regimen the guideline chooses for this patient (the plan's), when the
+        drugs that started therapy belong to it; else None (the course then takes the
+        longest minimum of the regimens with those drugs)."""
+        import cmvrx
+
+        try:
+            chosen = cmvrx.plan(case, as_of=self.as_of, knowledge=self.k).regimen.regimen_id
+        except CmvrxError:
+            return None
+        regimen = self.k.regimens.get(chosen) if chosen else None
+        if regimen is None or not drugs <= {c.drug for c in regimen.components}:
+            return None
+        return chosen
 
     def _assess(self, case: Case, events: Sequence[Event]) -> CourseAssessment | None:
         import cmvrx

@@ -486,3 +486,71 @@ def assess_and_record(
             events_seen=len(course.events),
         )
         return result, assessment_id
+
+
+# --- population audit ----------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from cmvrx.audit.review import RecordReview
+
+
+def review_record(
+    resources: object,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+    no_dialysis_unless_recorded: bool = False,
+) -> RecordReview:
+    """One patient's FHIR record (a Bundle, a list of resources, a prefetch dict) reviewed
+    at ``as_of``: every active CMV antiviral order through ``check_order`` and the course
+    the record describes through ``assess_course``, as findings named by the audit's kind
+    vocabulary (docs/audit.md). A record that cannot make a case gives
+    ``insufficient_data`` findings naming what to record — never a dose."""
+    from cmvrx.audit.review import review_items
+    from cmvrx.fhir.resources import collect
+
+    _require_aware(as_of)
+    items, problems = collect(resources)
+    return review_items(
+        items,
+        as_of=as_of,
+        knowledge=knowledge or load_knowledge(),
+        problems=problems,
+        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+    )
+
+
+if TYPE_CHECKING:
+    from cmvrx.audit.embedded import Progress
+    from cmvrx.audit.runner import AuditRun
+
+
+def audit(
+    paths: Sequence[str | Path],
+    *,
+    out: str | Path,
+    as_of: datetime | None = None,
+    engine: str = "embedded",
+    master: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    no_dialysis_unless_recorded: bool = True,
+    knowledge: Knowledge | None = None,
+) -> AuditRun:
+    """Audit a FHIR Bulk Data export (NDJSON files, folders, a manifest): every CMV
+    antiviral order reviewed by ``review_record`` at ``as_of`` (default: the manifest's
+    ``transactionTime``, else now); writes findings.csv, findings.parquet, skipped.csv,
+    summary.txt and report.html in ``out`` (docs/audit.md). Needs ``cmvrx[audit]``."""
+    from cmvrx.audit.runner import run_audit
+
+    return run_audit(
+        [str(p) for p in paths],
+        out=Path(out),
+        knowledge=knowledge or load_knowledge(),
+        as_of=as_of,
+        engine=engine,
+        master=master,
+        workers=workers,
+        progress=progress,
+        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+    )

@@ -26,6 +26,8 @@ class HookCall:
     context: BaseModel
     as_of: datetime
     prefetch: dict[str, Any] = field(default_factory=dict)
+    #: the deployment's opt-in (``cmvrx serve --no-dialysis-unless-recorded``)
+    no_dialysis_unless_recorded: bool = False
 
 
 Handler = Callable[[HookCall], list[Card]]
@@ -46,4 +48,9 @@ def order_sign(call: HookCall) -> list[Card]:
     from cmvrx.service.cdshooks.order_sign import order_sign_cards
 
     drafts = call.context.draftOrders.model_dump()  # type: ignore[attr-defined]
-    return order_sign_cards(call.prefetch, drafts, as_of=call.as_of)
+    return order_sign_cards(
+        call.prefetch,
+        drafts,
+        as_of=call.as_of,
+        no_dialysis_unless_recorded=call.no_dialysis_unless_recorded,
+    )

@@ -38,9 +38,18 @@ def patient_view(_call: HookCall) -> list[Card]:
     return []
 
 
-def order_select(_call: HookCall) -> list[Card]:
-    """Regimen guidance as soon as a CMV antiviral is picked (to be filled in)."""
-    return []
+def order_select(call: HookCall) -> list[Card]:
+    """Regimen guidance as soon as a CMV antiviral is picked."""
+    from cmvrx.service.cdshooks.order_select import order_select_cards
+
+    context: Any = call.context
+    return order_select_cards(
+        call.prefetch,
+        context.draftOrders.model_dump(),
+        context.selections,
+        as_of=call.as_of,
+        no_dialysis_unless_recorded=call.no_dialysis_unless_recorded,
+    )
 
 
 def order_sign(call: HookCall) -> list[Card]:

@@ -92,5 +92,6 @@ def test_every_card_type_and_412_path_has_a_golden() -> None:
     assert {
         "cmvrx-order-sign:warning:update", "cmvrx-order-sign:warning", "cmvrx-order-sign:critical",
         "cmvrx-order-sign:info", "cmvrx-order-select:info", "cmvrx-order-select:warning",
-        "412:server", "412:no-server",
+        "cmvrx-patient-view:critical:update", "cmvrx-patient-view:critical",
+        "cmvrx-patient-view:warning", "412:server", "412:no-server",
     } <= kinds  # fmt: skip

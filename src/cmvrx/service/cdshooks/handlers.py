@@ -33,9 +33,15 @@ class HookCall:
 Handler = Callable[[HookCall], list[Card]]
 
 
-def patient_view(_call: HookCall) -> list[Card]:
-    """Where the course stands (to be filled in); no cards yet."""
-    return []
+def patient_view(call: HookCall) -> list[Card]:
+    """Where the CMV antiviral course stands (nothing for a patient with nothing to say)."""
+    from cmvrx.service.cdshooks.patient_view import patient_view_cards
+
+    return patient_view_cards(
+        call.prefetch,
+        as_of=call.as_of,
+        no_dialysis_unless_recorded=call.no_dialysis_unless_recorded,
+    )
 
 
 def order_select(call: HookCall) -> list[Card]:

@@ -185,7 +185,8 @@ def _card(
                 _short(f"Change to {corrected['text']} (as {phase or 'ordered'})"),
                 [
                     update_action(
-                        f"Update the draft order to {corrected['text']}", _updated(draft, corrected)
+                        f"Update the draft order to {corrected['text']}",
+                        updated_order(draft, corrected),
                     )
                 ],
                 recommended=True,
@@ -194,7 +195,7 @@ def _card(
     return card(_short(head), indicator, detail=detail, suggestions=suggestions)
 
 
-def _updated(draft: Mapping[str, Any], corrected: Mapping[str, Any]) -> dict[str, Any]:
+def updated_order(draft: Mapping[str, Any], corrected: Mapping[str, Any]) -> dict[str, Any]:
     """The draft MedicationRequest (same id) with the corrected dose and timing."""
     resource = copy.deepcopy(dict(draft))
     dosage: dict[str, Any] = {

@@ -93,3 +93,32 @@ def test_missing_counts_ask_for_them_and_give_no_dose() -> None:
     cards = _cards(_drop("anc", "plt", "hb"))
     assert cards and all(not c.suggestions for c in cards)
     assert any("CBC" in c.summary for c in cards)
+
+
+def _on_foscarnet(record: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """IV foscarnet 60 mg/kg q8h (4200 mg; CrCl 102.6 mL/min) in place of ganciclovir, with
+    today's electrolytes low: K 2.9 mmol/L, Mg 1.0 mg/dL, phosphate 1.5 mg/dL."""
+    out = [r for r in record if r["id"] != "gcv"]
+    iv = {"coding": [{"system": "http://snomed.info/sct", "code": "47625008"}]}
+    timing = {"repeat": {"frequency": 1, "period": 8, "periodUnit": "h",
+                         "duration": 120, "durationUnit": "min"}}  # fmt: skip
+    out.append({"resourceType": "MedicationRequest", "id": "fos", "status": "active",
+                "intent": "order", "subject": {"reference": "Patient/p1"},
+                "authoredOn": "2026-03-02T08:00:00Z", "medicationCodeableConcept": {"text": "foscarnet"},
+                "dosageInstruction": [{"timing": timing, "route": iv, "doseAndRate": [
+                    {"doseQuantity": {"value": 4200, "code": "mg"}}]}]})  # fmt: skip
+    for rid, code, value, unit in (("k", "6298-4", 2.9, "mmol/L"), ("mg", "19123-9", 1.0, "mg/dL"),
+                                   ("po4", "2777-1", 1.5, "mg/dL")):  # fmt: skip
+        out.append({"resourceType": "Observation", "id": rid, "status": "final",
+                    "subject": {"reference": "Patient/p1"},
+                    "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+                    "effectiveDateTime": "2026-03-10T06:00:00Z",
+                    "valueQuantity": {"value": value, "code": unit}})  # fmt: skip
+    return out
+
+
+def test_low_electrolytes_on_foscarnet() -> None:
+    cards = _cards(_on_foscarnet)
+    (card,) = [c for c in cards if "electrolytes" in c.summary]
+    assert card.indicator in ("warning", "critical") and not card.suggestions
+    assert "magnesium" in card.summary

@@ -122,3 +122,23 @@ def test_low_electrolytes_on_foscarnet() -> None:
     (card,) = [c for c in cards if "electrolytes" in c.summary]
     assert card.indicator in ("warning", "critical") and not card.suggestions
     assert "magnesium" in card.summary
+
+
+def _not_responding(record: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ganciclovir since 2026-02-15 (day 23) and the viral load up from 100,000 to
+    150,000 IU/mL: refractory disease, no genotype sent."""
+    for r in record:
+        if r["id"] == "gcv":
+            r["authoredOn"] = "2026-02-15T08:00:00Z"
+        if r["id"] == "pcr0":
+            r["effectiveDateTime"] = "2026-02-15T06:00:00Z"
+            r["valueQuantity"]["value"] = 100000
+        if r["id"] == "pcr1":
+            r["valueQuantity"]["value"] = 150000
+    return record
+
+
+def test_refractory_without_a_genotype() -> None:
+    (card,) = _cards(_not_responding)
+    assert "refractory" in card.summary and "UL97" in card.summary
+    assert not card.suggestions

@@ -149,3 +149,29 @@ def test_a_right_dose_with_advice_beside_it_is_one_warning_without_suggestion() 
 def test_the_suggestion_says_which_phase_it_assumed() -> None:
     (card,) = _cards(_draft("ganciclovir", {"value": 500, "code": "mg"}))
     assert "(as induction)" in card.suggestions[0].label
+
+
+def test_a_draft_with_an_unknown_timing_code_is_named_and_the_others_still_checked() -> None:
+    # bug: one draft whose schedule word cmvrx does not know failed the whole hook call
+    odd = _draft("ganciclovir", {"value": 350, "code": "mg"})
+    odd["id"] = "draft-odd"
+    odd["dosageInstruction"][0]["timing"] = {"code": {"text": "XYZ"}}
+    wrong = _draft("foscarnet", {"value": 9000, "code": "mg"}, hours=8)
+    cards = _cards(odd, wrong)
+    assert any("MedicationRequest/draft-odd" in c.summary and not c.suggestions for c in cards)
+    assert any(c.suggestions and "foscarnet" in c.summary for c in cards)
+
+
+def test_an_order_check_that_cannot_judge_is_a_card_not_a_failed_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cmvrx
+    from cmvrx.errors import ContradictoryInputError
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise ContradictoryInputError("hemodialysis with CrCl 90 mL/min", field="renal")
+
+    monkeypatch.setattr(cmvrx, "check_order", refuse)
+    (card,) = _cards(_draft("ganciclovir", {"value": 500, "code": "mg"}))
+    assert card.indicator == "warning" and not card.suggestions
+    assert "CrCl 90" in card.summary + card.detail

@@ -142,3 +142,15 @@ def test_refractory_without_a_genotype() -> None:
     (card,) = _cards(_not_responding)
     assert "refractory" in card.summary and "UL97" in card.summary
     assert not card.suggestions
+
+
+def test_a_review_that_fails_is_a_card_not_a_failed_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cmvrx import api
+    from cmvrx.errors import InputError
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise InputError("as_of must carry a time zone", field="as_of")
+
+    monkeypatch.setattr(api, "review_record", refuse)
+    (card,) = _cards()
+    assert card.indicator == "warning" and not card.suggestions

@@ -15,6 +15,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from cmvrx.errors import CmvrxError, InputError
 from cmvrx.model.dosage import from_drug_dose
 from cmvrx.model.plan import DISCLAIMER
 from cmvrx.service.cdshooks.cards import card, suggestion, update_action
@@ -56,7 +57,13 @@ def order_sign_cards(
     }
     unread = [p for p in mapped.problems if p.resource in draft_ids]
     out = [_unread_card(p.resource, p.message) for p in unread]
-    if not mapped.orders:
+    orders = []
+    for doc in mapped.orders:  # an order the check cannot parse is named, not fatal
+        try:
+            orders.append(cmvrx.parse_order(doc))
+        except InputError as exc:
+            out.append(_unread_card(f"MedicationRequest/{doc.get('id')}", str(exc)))
+    if not orders:
         return out  # no (readable) draft CMV antiviral: nothing more to say
     if mapped.case is None:
         missing = "; ".join(f"{p.kind}: {p.message}" for p in mapped.problems[:6])
@@ -68,7 +75,10 @@ def order_sign_cards(
                 detail=f"Record or measure: {missing}. No dose is suggested.\n\n{DISCLAIMER}",
             ),
         ]
-    check = cmvrx.check_order(mapped.case, list(mapped.orders), as_of=as_of).to_dict()
+    try:
+        check = cmvrx.check_order(mapped.case, orders, as_of=as_of).to_dict()
+    except CmvrxError as exc:  # the record or the orders cannot be judged: say why
+        return [*out, _cannot_check(str(exc))]
     by_id = {
         e["resource"]["id"]: e["resource"]
         for e in drafts.get("entry") or ()
@@ -145,6 +155,14 @@ def _hydration(case: Any, as_of: Any, result: Mapping[str, Any]) -> list[str]:
         if dosage is not None and dosage.text == result.get("label_dose") and dose.hydration:
             return list(dose.hydration)
     return []
+
+
+def _cannot_check(reason: str) -> Card:
+    return card(
+        _short(f"cmvrx cannot check the CMV antiviral orders: {reason}"),
+        "warning",
+        detail=f"{reason}. No dose is suggested.\n\n{DISCLAIMER}",
+    )
 
 
 def _unread_card(resource: str, message: str) -> Card:

@@ -60,9 +60,20 @@ def patient_view_cards(
     from cmvrx import api
 
     resources = [v for v in prefetch.values() if isinstance(v, Mapping)]
-    review = api.review_record(
-        resources, as_of=as_of, no_dialysis_unless_recorded=no_dialysis_unless_recorded
-    )
+    from cmvrx.errors import CmvrxError
+
+    try:
+        review = api.review_record(
+            resources, as_of=as_of, no_dialysis_unless_recorded=no_dialysis_unless_recorded
+        )
+    except CmvrxError as exc:  # the record cannot be reviewed: say why, never a dose
+        return [
+            card(
+                _short(f"cmvrx cannot review the CMV antiviral course: {exc}"),
+                "warning",
+                detail=f"{exc}. No dose is suggested.\n\n{DISCLAIMER}",
+            )
+        ]
     if not review.on_cmv_antiviral or not review.findings:
         return []
     orders = _active_orders(resources)

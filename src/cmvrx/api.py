@@ -230,6 +230,11 @@ def parse_order(doc: Mapping[str, object]) -> Dosage:
     return parse(doc)
 
 
+def read_order(doc: Mapping[str, object]) -> Dosage:
+    """One order: an order document or a FHIR MedicationRequest (read by the FHIR layer)."""
+    return _fhir_order(doc) if "resourceType" in doc else parse_order(doc)
+
+
 def read_orders(source: Mapping[str, Any] | str | Path) -> list[Dosage]:
     """The orders of an order file or text (YAML/JSON): one order document or a list.
     A FHIR MedicationRequest is not read here (the FHIR layer converts it to a Dosage)."""
@@ -318,7 +323,7 @@ def _orders_of(orders: object) -> list[Dosage]:
         if isinstance(item, Dosage):
             out.append(item)
         elif isinstance(item, Mapping):
-            out.append(parse_order(item))
+            out.append(_fhir_order(item) if "resourceType" in item else parse_order(item))
         else:
             raise InputError("an order must be a Dosage or an order document", field="orders")
     return out

@@ -11,8 +11,10 @@ The service clock is fixed (``NOW``) so token times are exact, not wall-clock.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +129,7 @@ def clients_document(keys: dict[str, SigningKey]) -> dict[str, Any]:
 
 def make_app(
     db_url: str, keys: dict[str, SigningKey], *, document: dict[str, Any] | None = None,
-    resolver: KeyResolver | None = None, dev_no_auth: bool = False,
+    resolver: KeyResolver | None = None, dev_no_auth: bool = False, **extra: Any,
 ) -> TestClient:  # fmt: skip
     settings = Settings(
         public_url=PUBLIC_URL,
@@ -138,6 +140,7 @@ def make_app(
         dev_no_auth=dev_no_auth,
         keys=resolver,
         clock=lambda: NOW,
+        **extra,
     )
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
@@ -145,3 +148,29 @@ def make_app(
 def golden(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((GOLDEN / name).read_text(encoding="utf-8"))
     return data
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def shifted(value: Any, delta: timedelta) -> Any:
+    """``value`` with every ISO date-time string moved by ``delta`` (test records dated
+    for another ``as_of`` brought to the service clock ``NOW``)."""
+    if isinstance(value, dict):
+        return {k: shifted(v, delta) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shifted(v, delta) for v in value]
+    if isinstance(value, str) and _ISO.match(value):
+        moved = datetime.fromisoformat(value.replace("Z", "+00:00")) + delta
+        return moved.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def fhir_case(name: str) -> tuple[list[dict[str, Any]], datetime]:
+    """A tests/fhir/cases record moved so that its ``as_of`` is the service clock ``NOW``."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "tests" / "fhir" / "cases" / name).read_text("utf-8"))
+    now = datetime.fromtimestamp(NOW, UTC)
+    delta = now - datetime.fromisoformat(data["as_of"])
+    return shifted(data["resources"], delta), now

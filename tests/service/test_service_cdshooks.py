@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fake_fhir import FakeFhir
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from svc_support import golden
+from svc_support import SigningKey, golden, make_app
 
 from cmvrx.service import prefetch
 from cmvrx.service.cdshooks import cards
@@ -30,11 +31,9 @@ from cmvrx.service.cdshooks.models import (
 
 Auth = Callable[[str], dict[str, str]]
 ALL_PREFETCH: dict[str, Any] = {
-    "patient": {"resourceType": "Patient", "id": "1288992"},
-    "observations": {"resourceType": "Bundle", "type": "searchset"},
-    "conditions": {"resourceType": "Bundle", "type": "searchset"},
-    "medications": {"resourceType": "Bundle", "type": "searchset"},
+    key: {"resourceType": "Bundle", "type": "searchset"} for key in prefetch.templates()
 }
+ALL_PREFETCH["patient"] = {"resourceType": "Patient", "id": "1288992"}
 
 
 def _hook(name: str, hook: str) -> dict[str, Any]:
@@ -79,13 +78,19 @@ def test_the_spec_discovery_example_fits_our_discovery_model() -> None:
 
 
 def test_the_spec_patient_view_request_gets_a_valid_response(
-    client: TestClient, auth: Auth
+    db_url: str, keys: dict[str, SigningKey], auth: Auth
 ) -> None:
-    # The spec example carries fhirServer, so missing prefetch keys are not a 412.
-    response = _post(client, auth, "cmvrx-patient-view", golden("spec-patient-view-request.json"))
+    # The spec example carries fhirServer: the keys it does not prefetch are fetched there
+    # (a fake FHIR server holding the example's patient), with its access token.
+    request = golden("spec-patient-view-request.json")
+    fake = FakeFhir([request["prefetch"]["patientToGreet"]])
+    with make_app(db_url, keys, fhir_transport=fake.transport()) as client:
+        response = _post(client, auth, "cmvrx-patient-view", request)
     assert response.status_code == 200
-    assert response.json() == {"cards": []}
+    assert response.json() == {"cards": []}  # nothing to say: no CMV antiviral
     CdsResponse.model_validate(response.json())
+    assert len(fake.seen) == len(prefetch.templates())
+    assert {a for _, a in fake.seen} == {"Bearer some-opaque-fhir-access-token"}
 
 
 @pytest.mark.parametrize(
@@ -121,17 +126,41 @@ def test_discovery_lists_the_three_services_with_prefetch(client: TestClient, au
         assert service["prefetch"] == prefetch.templates()
 
 
-def test_the_observation_template_lists_every_bound_code() -> None:
-    template = prefetch.templates()["observations"]
-    for system, code in prefetch.code_lists()["observations"]:
-        assert f"{system}|{code}" in template
-    assert "http://loinc.org|2160-0" in template and "http://loinc.org|14682-9" in template
+def test_every_template_filtered_by_code_lists_every_bound_code() -> None:
+    from cmvrx.fhir import codes
+
+    templates = prefetch.templates()
+    assert templates == codes.prefetch_templates()  # one source: the bindings
+    lists = prefetch.code_lists()
+    assert set(lists) == {"observations", "conditions", "procedures"}
+    for key, pairs in lists.items():
+        assert pairs, key
+        for system, code in pairs:
+            assert f"{system}|{code}" in templates[key], (key, code)
+    assert lists["observations"] == tuple(codes.observation_codes())
+    obs = templates["observations"]
+    for code in ("2160-0", "14682-9", "38483-4"):  # every creatinine code
+        assert f"http://loinc.org|{code}" in obs
+
+
+def test_the_discovery_keys_are_the_contract() -> None:
+    # Renaming a key breaks every EHR configured with it: change deliberately.
+    assert list(prefetch.templates()) == [
+        "patient",
+        "observations",
+        "conditions",
+        "procedures",
+        "medications",
+        "medicationAdministrations",
+        "medicationStatements",
+        "allergies",
+    ]
 
 
 # --------------------------------------------------------------------------- 412 and 400
 
 
-@pytest.mark.parametrize("drop", ["patient", "observations", "conditions", "medications"])
+@pytest.mark.parametrize("drop", list(prefetch.templates()))
 def test_a_missing_prefetch_key_without_fhir_server_is_412(
     drop: str, client: TestClient, auth: Auth
 ) -> None:
@@ -152,14 +181,6 @@ def test_no_prefetch_at_all_without_fhir_server_is_412(client: TestClient, auth:
 def test_a_null_prefetch_value_means_no_data_not_missing(client: TestClient, auth: Auth) -> None:
     body = _hook("library-order-sign-r4.json", "order-sign")
     body["prefetch"] = {**ALL_PREFETCH, "patient": None}
-    assert _post(client, auth, "cmvrx-order-sign", body).status_code == 200
-
-
-def test_a_fhir_server_lets_the_call_through_without_prefetch(
-    client: TestClient, auth: Auth
-) -> None:
-    body = _hook("library-order-sign-r4.json", "order-sign")
-    body["fhirServer"] = "https://fhir.example.org/r4"
     assert _post(client, auth, "cmvrx-order-sign", body).status_code == 200
 
 

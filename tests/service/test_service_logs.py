@@ -10,14 +10,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 import pytest
@@ -33,6 +35,34 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class _FhirStub(BaseHTTPRequestHandler):
+    """The EHR's FHIR server: every search empty; remembers the Authorization headers."""
+
+    seen: ClassVar[list[str | None]] = []
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        _FhirStub.seen.append(self.headers.get("Authorization"))
+        raw = json.dumps({"resourceType": "Bundle", "type": "searchset"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+@pytest.fixture
+def fhir_stub() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _FhirStub)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/fhir"
+    httpd.shutdown()
+    httpd.server_close()
 
 
 @dataclass
@@ -110,10 +140,11 @@ def server(tmp_path: Path, keys: dict[str, SigningKey]) -> Iterator[Server]:
             _stop(process)
 
 
-def _full_run(server: Server) -> None:
+def _full_run(server: Server, fhir_server: str) -> None:
     request = golden("spec-patient-view-request.json")
     request["context"]["patientId"] = PATIENT_ID
     request["fhirAuthorization"]["access_token"] = ACCESS_TOKEN
+    request["fhirServer"] = fhir_server  # the keys not prefetched are fetched there
     request["prefetch"] = {
         "patient": {"resourceType": "Patient", "id": PATIENT_ID,
                     "name": [{"text": PATIENT_NAME}]},
@@ -122,7 +153,9 @@ def _full_run(server: Server) -> None:
         "medications": {"resourceType": "Bundle", "type": "searchset"},
     }  # fmt: skip
     assert server.call("GET", "/cds-services") == 200
+    _FhirStub.seen.clear()
     assert server.call("POST", "/cds-services/cmvrx-patient-view", request) == 200
+    assert _FhirStub.seen and set(_FhirStub.seen) == {f"Bearer {ACCESS_TOKEN}"}
     sign_request = {"hook": "order-sign", "hookInstance": str(uuid.uuid4()),
                     **golden("library-order-sign-r4.json")}  # fmt: skip
     sign_request["context"]["patientId"] = PATIENT_ID
@@ -150,8 +183,10 @@ def _full_run(server: Server) -> None:
     assert server.call("GET", "/cds-services", token=forged) == 401
 
 
-def test_no_patient_identifier_name_jwt_or_access_token_in_any_log_line(server: Server) -> None:
-    _full_run(server)
+def test_no_patient_identifier_name_jwt_or_access_token_in_any_log_line(
+    server: Server, fhir_stub: str
+) -> None:
+    _full_run(server, fhir_stub)
     _stop(server.process)
     log = server.log.read_text(encoding="utf-8", errors="replace")
     assert "POST /api/v1/plan 200" in log  # the access log is on, and it is ours

@@ -116,3 +116,62 @@ def test_without_a_dialysis_status_the_card_asks_for_it() -> None:
     )
     assert "dialysis" in card.detail
     assert not card.suggestions
+
+
+def _cns(record: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record with CMV encephalitis (SNOMED 83159006) in place of retinitis."""
+    out = copy.deepcopy(record)
+    for r in out:
+        if r.get("id") == "retin":
+            r["code"]["coding"][0]["code"] = "83159006"
+    return out
+
+
+def test_a_right_foscarnet_order_draws_one_info_hydration_reminder() -> None:
+    # CNS disease: ganciclovir + foscarnet; 70 kg, 90 mg/kg q12h column → 70 mg/kg band
+    fos = _draft("foscarnet", {"value": 4900, "code": "mg"})
+    fos["dosageInstruction"][0]["timing"]["repeat"].update(duration=120, durationUnit="min")
+    cards = _cards(fos, _draft("ganciclovir", {"value": 350, "code": "mg"}), record=_cns(RECORD))
+    (card,) = cards
+    assert card.indicator == "info" and not card.suggestions
+    assert "hydration" in card.summary
+    assert "70 mg/kg" in card.detail and "NOT CONFIRMED" in card.detail  # the band's volume
+
+
+def test_a_right_dose_with_advice_beside_it_is_one_warning_without_suggestion() -> None:
+    fos = _draft("foscarnet", {"value": 3150, "code": "mg"}, hours=8)
+    fos["dosageInstruction"][0]["timing"]["repeat"].update(duration=120, durationUnit="min")
+    (card,) = _cards(fos)  # retinitis: the regimen chosen is ganciclovir
+    assert card.indicator == "warning" and not card.suggestions
+    assert "ORD-REGIMEN-FIT" in card.detail
+
+
+def test_the_suggestion_says_which_phase_it_assumed() -> None:
+    (card,) = _cards(_draft("ganciclovir", {"value": 500, "code": "mg"}))
+    assert "(as induction)" in card.suggestions[0].label
+
+
+def test_a_draft_with_an_unknown_timing_code_is_named_and_the_others_still_checked() -> None:
+    # bug: one draft whose schedule word cmvrx does not know failed the whole hook call
+    odd = _draft("ganciclovir", {"value": 350, "code": "mg"})
+    odd["id"] = "draft-odd"
+    odd["dosageInstruction"][0]["timing"] = {"code": {"text": "XYZ"}}
+    wrong = _draft("foscarnet", {"value": 9000, "code": "mg"}, hours=8)
+    cards = _cards(odd, wrong)
+    assert any("MedicationRequest/draft-odd" in c.summary and not c.suggestions for c in cards)
+    assert any(c.suggestions and "foscarnet" in c.summary for c in cards)
+
+
+def test_an_order_check_that_cannot_judge_is_a_card_not_a_failed_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cmvrx
+    from cmvrx.errors import ContradictoryInputError
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise ContradictoryInputError("hemodialysis with CrCl 90 mL/min", field="renal")
+
+    monkeypatch.setattr(cmvrx, "check_order", refuse)
+    (card,) = _cards(_draft("ganciclovir", {"value": 500, "code": "mg"}))
+    assert card.indicator == "warning" and not card.suggestions
+    assert "CrCl 90" in card.summary + card.detail

@@ -61,6 +61,14 @@ def serve(
         bool,
         typer.Option("--dev-no-auth", help="Development only: accept calls without a JWT."),
     ] = False,
+    no_dialysis_unless_recorded: Annotated[
+        bool,
+        typer.Option(
+            "--no-dialysis-unless-recorded",
+            help="Opt-in: a record with no dialysis recorded is read as no dialysis"
+            " (default: the cards ask for the dialysis status).",
+        ),
+    ] = False,
 ) -> None:
     """Serve CDS Hooks (/cds-services) and the REST API (/api/v1), every call behind a JWT."""
     try:
@@ -79,7 +87,13 @@ def serve(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise InputError("one of debug, info, warning, error", field="--log-level")
     registry = ClientRegistry.from_file(clients) if clients else None
-    settings = Settings(public_url=public_url, clients=registry, db_url=db, dev_no_auth=dev_no_auth)
+    settings = Settings(
+        public_url=public_url,
+        clients=registry,
+        db_url=db,
+        dev_no_auth=dev_no_auth,
+        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+    )
     os.environ.update(settings.export_env(str(Path(clients).resolve()) if clients else None))
     uvicorn.run(
         "cmvrx.service.asgi:app_from_env",

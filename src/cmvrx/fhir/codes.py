@@ -71,7 +71,8 @@ def prefetch_templates(knowledge: Knowledge | None = None) -> dict[str, str]:
     """CDS Hooks prefetch templates (FHIR searches relative to ``fhirServer``) for what
     the inbound mapping reads. Searches filtered by code list every bound code, so an
     EHR that honours the filter sends all that is needed (e.g. all creatinine codes).
-    Medication searches filter by status, not code: text is the last-resort match."""
+    Medication searches filter by status, not code: text is the last-resort match.
+    The keys are the CDS Hooks discovery contract (docs/service.md): never rename them."""
     patient = "{{context.patientId}}"
     procedures = condition_codes(knowledge, "Procedure")
     return {
@@ -79,7 +80,7 @@ def prefetch_templates(knowledge: Knowledge | None = None) -> dict[str, str]:
         "observations": f"Observation?patient={patient}&code={search_token(observation_codes(knowledge))}",
         "conditions": f"Condition?patient={patient}&code={search_token(condition_codes(knowledge))}",
         "procedures": f"Procedure?patient={patient}&code={search_token(procedures)}",
-        "medicationRequests": f"MedicationRequest?patient={patient}&status=active,on-hold,draft",
+        "medications": f"MedicationRequest?patient={patient}&status=active,on-hold,draft",
         "medicationAdministrations": f"MedicationAdministration?patient={patient}",
         "medicationStatements": f"MedicationStatement?patient={patient}&status=active,intended",
         "allergies": f"AllergyIntolerance?patient={patient}",

@@ -32,6 +32,7 @@ def build(settings: Settings) -> FastAPI:
     from cmvrx import __version__
     from cmvrx.service.cdshooks.routes import router as cds_router
     from cmvrx.service.rest import router as rest_router
+    from cmvrx.service.rest_check import router as check_router
     from cmvrx.store import open_service_store
 
     if settings.dev_no_auth:
@@ -59,6 +60,7 @@ def build(settings: Settings) -> FastAPI:
     )
     app.include_router(cds_router)
     app.include_router(rest_router)
+    app.include_router(check_router)
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     _install_error_handlers(app)
     app.add_middleware(AccessLog)

@@ -236,8 +236,9 @@ class TokenVerifier:
     def verify(self, authorization: str | None, url: str) -> VerifiedCall:
         token = _bearer(authorization)
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            # one unverified parse for the header and the issuer (the key depends on both)
+            parsed = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = parsed["header"], parsed["payload"]
         except jwt.PyJWTError as exc:
             raise UnauthorizedError from exc
         alg, kid = header.get("alg"), header.get("kid")

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from cmvrx.errors import InputError
@@ -15,6 +16,7 @@ ENV_PUBLIC_URL = "CMVRX_PUBLIC_URL"
 ENV_CLIENTS = "CMVRX_CLIENTS_FILE"
 ENV_DEV_NO_AUTH = "CMVRX_DEV_NO_AUTH"
 ENV_DB_URL = "CMVRX_DB_URL"
+ENV_NO_DIALYSIS = "CMVRX_NO_DIALYSIS_UNLESS_RECORDED"
 
 DEV_NO_AUTH_WARNING = (
     "WARNING: cmvrx serve --dev-no-auth: authentication is OFF. Any caller can use this"
@@ -33,6 +35,10 @@ class Settings:
     dev_no_auth: bool = False
     keys: KeyResolver | None = None
     clock: Callable[[], float] = time.time
+    #: opt-in: a record with no dialysis recorded is read as "no dialysis" (docs/fhir.md)
+    no_dialysis_unless_recorded: bool = False
+    #: an ``httpx`` transport for the calls to ``fhirServer`` (tests); None: the network
+    fhir_transport: Any = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -53,6 +59,8 @@ class Settings:
             env[ENV_DB_URL] = self.db_url
         if self.dev_no_auth:
             env[ENV_DEV_NO_AUTH] = "1"
+        if self.no_dialysis_unless_recorded:
+            env[ENV_NO_DIALYSIS] = "1"
         return env
 
 
@@ -64,4 +72,5 @@ def from_env() -> Settings:
         clients=ClientRegistry.from_file(clients_file) if clients_file else None,
         db_url=os.environ.get(ENV_DB_URL),
         dev_no_auth=os.environ.get(ENV_DEV_NO_AUTH) == "1",
+        no_dialysis_unless_recorded=os.environ.get(ENV_NO_DIALYSIS) == "1",
     )

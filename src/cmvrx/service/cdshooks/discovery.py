@@ -66,12 +66,6 @@ BY_ID = {s.id: s for s in SERVICES}
 
 
 @lru_cache(maxsize=1)
-def prefetch_keys() -> frozenset[str]:
-    """The prefetch keys every service asks for."""
-    return frozenset(prefetch.templates())
-
-
-@lru_cache(maxsize=1)
 def discovery() -> Discovery:
     templates = prefetch.templates()
     return Discovery(

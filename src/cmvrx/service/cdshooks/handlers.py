@@ -26,19 +26,36 @@ class HookCall:
     context: BaseModel
     as_of: datetime
     prefetch: dict[str, Any] = field(default_factory=dict)
+    #: the deployment's opt-in (``cmvrx serve --no-dialysis-unless-recorded``)
+    no_dialysis_unless_recorded: bool = False
 
 
 Handler = Callable[[HookCall], list[Card]]
 
 
-def patient_view(_call: HookCall) -> list[Card]:
-    """Where the course stands (to be filled in); no cards yet."""
-    return []
+def patient_view(call: HookCall) -> list[Card]:
+    """Where the CMV antiviral course stands (nothing for a patient with nothing to say)."""
+    from cmvrx.service.cdshooks.patient_view import patient_view_cards
+
+    return patient_view_cards(
+        call.prefetch,
+        as_of=call.as_of,
+        no_dialysis_unless_recorded=call.no_dialysis_unless_recorded,
+    )
 
 
-def order_select(_call: HookCall) -> list[Card]:
-    """Regimen guidance as soon as a CMV antiviral is picked (to be filled in)."""
-    return []
+def order_select(call: HookCall) -> list[Card]:
+    """Regimen guidance as soon as a CMV antiviral is picked."""
+    from cmvrx.service.cdshooks.order_select import order_select_cards
+
+    context: Any = call.context
+    return order_select_cards(
+        call.prefetch,
+        context.draftOrders.model_dump(),
+        context.selections,
+        as_of=call.as_of,
+        no_dialysis_unless_recorded=call.no_dialysis_unless_recorded,
+    )
 
 
 def order_sign(call: HookCall) -> list[Card]:
@@ -46,4 +63,9 @@ def order_sign(call: HookCall) -> list[Card]:
     from cmvrx.service.cdshooks.order_sign import order_sign_cards
 
     drafts = call.context.draftOrders.model_dump()  # type: ignore[attr-defined]
-    return order_sign_cards(call.prefetch, drafts, as_of=call.as_of)
+    return order_sign_cards(
+        call.prefetch,
+        drafts,
+        as_of=call.as_of,
+        no_dialysis_unless_recorded=call.no_dialysis_unless_recorded,
+    )

@@ -15,6 +15,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from cmvrx.errors import CmvrxError, InputError
+from cmvrx.model.dosage import from_drug_dose
 from cmvrx.model.plan import DISCLAIMER
 from cmvrx.service.cdshooks.cards import card, suggestion, update_action
 from cmvrx.service.cdshooks.models import Card, Indicator
@@ -55,7 +57,13 @@ def order_sign_cards(
     }
     unread = [p for p in mapped.problems if p.resource in draft_ids]
     out = [_unread_card(p.resource, p.message) for p in unread]
-    if not mapped.orders:
+    orders = []
+    for doc in mapped.orders:  # an order the check cannot parse is named, not fatal
+        try:
+            orders.append(cmvrx.parse_order(doc))
+        except InputError as exc:
+            out.append(_unread_card(f"MedicationRequest/{doc.get('id')}", str(exc)))
+    if not orders:
         return out  # no (readable) draft CMV antiviral: nothing more to say
     if mapped.case is None:
         missing = "; ".join(f"{p.kind}: {p.message}" for p in mapped.problems[:6])
@@ -67,18 +75,94 @@ def order_sign_cards(
                 detail=f"Record or measure: {missing}. No dose is suggested.\n\n{DISCLAIMER}",
             ),
         ]
-    check = cmvrx.check_order(mapped.case, list(mapped.orders), as_of=as_of).to_dict()
+    try:
+        check = cmvrx.check_order(mapped.case, orders, as_of=as_of).to_dict()
+    except CmvrxError as exc:  # the record or the orders cannot be judged: say why
+        return [*out, _cannot_check(str(exc))]
     by_id = {
         e["resource"]["id"]: e["resource"]
         for e in drafts.get("entry") or ()
         if isinstance(e, Mapping) and isinstance(e.get("resource"), Mapping)
         and e["resource"].get("id")
     }  # fmt: skip
+    version = check["knowledge_version"]
     for result in check["results"]:
         indicator = INDICATOR.get(result["verdict"])
         if indicator is not None:
-            out.append(_card(result, indicator, by_id, check["knowledge_version"]))
+            out.append(_card(result, indicator, by_id, version))
+        elif result["verdict"] == "ok":
+            out += _ok_cards(result, mapped.case, as_of, version)
     return out
+
+
+def _ok_cards(result: Mapping[str, Any], case: Any, as_of: Any, version: str) -> list[Card]:
+    """A right order draws no card about its dose. Advice the check gives beside the
+    verdict (a drug outside the regimen chosen, a current interaction) is one warning;
+    else the label's hydration for this dose (foscarnet, cidofovir) is one info reminder."""
+    order = result["order"]
+    advice = [f for f in result["findings"] if f["severity"] in ("warning", "critical")]
+    if advice:
+        lines = [f"- {f['message']} ({f['rule_id']}; {', '.join(f['citations'])})" for f in advice]
+        return [
+            card(
+                _short(f"cmvrx: {order['drug']} dose is right — {advice[0]['message']}"),
+                "warning",
+                detail="\n".join(
+                    [f"Ordered: {order['text']}", *lines, f"Knowledge {version}. {DISCLAIMER}"]
+                ),
+            )
+        ]
+    reminders = _hydration(case, as_of, result)
+    if not reminders:
+        return []
+    return [
+        card(
+            _short(f"cmvrx: {order['drug']} dose is right — hydration with each infusion"),
+            "info",
+            detail="\n".join(
+                [
+                    f"Ordered: {order['text']} (judged as {result.get('assumed_phase')})",
+                    *[f"- {r}" for r in reminders],
+                    f"Knowledge {version}. {DISCLAIMER}",
+                ]
+            ),
+        )
+    ]
+
+
+def _hydration(case: Any, as_of: Any, result: Mapping[str, Any]) -> list[str]:
+    """The label's hydration for the dose the order was judged against: the plan's dose
+    of that drug, phase and foscarnet column — used only if it is that very dose (same
+    text as the check's ``label_dose``); none for drugs without hydration."""
+    from cmvrx import api
+    from cmvrx.errors import CmvrxError
+
+    drug, phase = result["order"]["drug"], result.get("assumed_phase")
+    label = api.load_knowledge().drugs.get(drug)
+    if phase is None or label is None or not (label.hydration or label.first_dose_hydration):
+        return []
+    column = result.get("assumed_column")
+    key = f"foscarnet_{phase}_column"
+    if drug == "foscarnet" and column and key in type(case).model_fields:
+        case = case.model_copy(update={key: column})
+    try:
+        plan = api.plan(case, as_of=as_of)
+    except CmvrxError:
+        return []
+    step = plan.regimen.step_down.dose if plan.regimen.step_down else None
+    for dose in (*plan.regimen.induction, *([step] if step else []), *plan.maintenance.options):
+        dosage = from_drug_dose(dose) if dose.drug == drug and dose.phase == phase else None
+        if dosage is not None and dosage.text == result.get("label_dose") and dose.hydration:
+            return list(dose.hydration)
+    return []
+
+
+def _cannot_check(reason: str) -> Card:
+    return card(
+        _short(f"cmvrx cannot check the CMV antiviral orders: {reason}"),
+        "warning",
+        detail=f"{reason}. No dose is suggested.\n\n{DISCLAIMER}",
+    )
 
 
 def _unread_card(resource: str, message: str) -> Card:
@@ -116,10 +200,11 @@ def _card(
     if corrected and draft is not None:
         suggestions.append(
             suggestion(
-                _short(f"Change to {corrected['text']}"),
+                _short(f"Change to {corrected['text']} (as {phase or 'ordered'})"),
                 [
                     update_action(
-                        f"Update the draft order to {corrected['text']}", _updated(draft, corrected)
+                        f"Update the draft order to {corrected['text']}",
+                        updated_order(draft, corrected),
                     )
                 ],
                 recommended=True,
@@ -128,7 +213,7 @@ def _card(
     return card(_short(head), indicator, detail=detail, suggestions=suggestions)
 
 
-def _updated(draft: Mapping[str, Any], corrected: Mapping[str, Any]) -> dict[str, Any]:
+def updated_order(draft: Mapping[str, Any], corrected: Mapping[str, Any]) -> dict[str, Any]:
     """The draft MedicationRequest (same id) with the corrected dose and timing."""
     resource = copy.deepcopy(dict(draft))
     dosage: dict[str, Any] = {

@@ -2,8 +2,10 @@
 
 Order of checks on a hook call: the token (401), the service id (404), the body and the
 hook's context (400, an OperationOutcome naming the field), then the data: a prefetch
-key the service asked for that is absent, with no ``fhirServer`` to fetch it from,
-answers 412 (spec §"Providing FHIR Resources"). Then the hook's handler.
+key the service asked for that is absent (or an OperationOutcome) is fetched from
+``fhirServer`` with ``fhirAuthorization``; with no ``fhirServer``, or when it cannot
+give the data, the call answers 412 (spec §"Providing FHIR Resources"; ``data``). Then
+the hook's handler.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from cmvrx.service import prefetch
 from cmvrx.service.auth import authenticate
-from cmvrx.service.cdshooks.discovery import BY_ID, discovery, prefetch_keys
+from cmvrx.service.cdshooks.data import DataMissingError, complete
+from cmvrx.service.cdshooks.discovery import BY_ID, discovery
 from cmvrx.service.cdshooks.handlers import HookCall
 from cmvrx.service.cdshooks.models import CdsResponse, FeedbackRequest, HookRequest, wire
 from cmvrx.service.problems import FHIR_JSON, operation_outcome, validation_field
@@ -69,19 +73,33 @@ def call_service(service_id: str, body: JsonBody, request: Request) -> JSONRespo
         return operation_outcome(400, message, field=field)
     if hook_request.hook != spec.hook:
         return operation_outcome(400, f"this service answers the {spec.hook} hook", field="hook")
-    given = hook_request.prefetch or {}
-    missing = sorted(prefetch_keys() - set(given))
-    if missing and hook_request.fhirServer is None:
-        return operation_outcome(
-            412,
-            "prefetch data missing and no fhirServer given: " + ", ".join(missing),
-            field="prefetch",
+    settings = request.app.state.settings
+    auth = hook_request.fhirAuthorization
+    try:
+        data = complete(
+            _templates(),
+            hook_request.prefetch or {},
+            context=hook_request.context,
+            fhir_server=hook_request.fhirServer,
+            access_token=auth.access_token if auth else None,
+            transport=settings.fhir_transport,
         )
-    now = datetime.fromtimestamp(request.app.state.settings.clock(), UTC)
+    except DataMissingError as exc:
+        return operation_outcome(412, str(exc), field="prefetch")
     call = HookCall(
-        service_id=spec.id, request=hook_request, context=context, as_of=now, prefetch=given
+        service_id=spec.id,
+        request=hook_request,
+        context=context,
+        as_of=datetime.fromtimestamp(settings.clock(), UTC),
+        prefetch=data,
+        no_dialysis_unless_recorded=settings.no_dialysis_unless_recorded,
     )
     return JSONResponse(wire(CdsResponse(cards=spec.handler(call))))
+
+
+@lru_cache(maxsize=1)
+def _templates() -> dict[str, str]:
+    return prefetch.templates()
 
 
 @router.post("/{service_id}/feedback", summary="Feedback: what the clinician did with a card")

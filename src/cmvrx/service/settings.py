@@ -15,6 +15,7 @@ ENV_PUBLIC_URL = "CMVRX_PUBLIC_URL"
 ENV_CLIENTS = "CMVRX_CLIENTS_FILE"
 ENV_DEV_NO_AUTH = "CMVRX_DEV_NO_AUTH"
 ENV_DB_URL = "CMVRX_DB_URL"
+ENV_OIDC = "CMVRX_OIDC_FILE"
 
 DEV_NO_AUTH_WARNING = (
     "WARNING: cmvrx serve --dev-no-auth: authentication is OFF. Any caller can use this"
@@ -33,6 +34,10 @@ class Settings:
     dev_no_auth: bool = False
     keys: KeyResolver | None = None
     clock: Callable[[], float] = time.time
+    #: The web page's OpenID Connect configuration file (``--oidc``; docs/web.md).
+    oidc_file: str | None = None
+    #: How long a web sign-in lasts.
+    web_session_hours: float = 12.0
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -53,6 +58,8 @@ class Settings:
             env[ENV_DB_URL] = self.db_url
         if self.dev_no_auth:
             env[ENV_DEV_NO_AUTH] = "1"
+        if self.oidc_file:
+            env[ENV_OIDC] = self.oidc_file
         return env
 
 
@@ -64,4 +71,5 @@ def from_env() -> Settings:
         clients=ClientRegistry.from_file(clients_file) if clients_file else None,
         db_url=os.environ.get(ENV_DB_URL),
         dev_no_auth=os.environ.get(ENV_DEV_NO_AUTH) == "1",
+        oidc_file=os.environ.get(ENV_OIDC),
     )

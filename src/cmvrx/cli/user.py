@@ -30,7 +30,9 @@ def _password() -> str:
     return line[:-1] if line.endswith("\n") else line
 
 
-@user_app.command("add", epilog="\b\nExample: printf '%s\\n' \"$PW\" | cmvrx user add alice")
+@user_app.command(
+    "add", epilog="\b\nExample: cmvrx user add alice --db cmvrx.sqlite   (then type the password)"
+)
 def add(
     name: Annotated[str, typer.Argument(metavar="NAME", help="User name.")],
     db: DbOption = None,

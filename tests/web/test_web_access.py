@@ -219,3 +219,20 @@ def test_no_patient_data_in_logs_or_urls(
     for secret in ("Doe-Jane-4711", "MRN-998877", PASSWORD, token):
         assert secret not in logged
     assert "/web/courses/{ref}" in logged
+
+
+def test_repeated_failed_sign_ins_are_throttled(client: TestClient) -> None:
+    from cmvrx.web.sessions import THROTTLE_FAILURES
+
+    page = client.get("/web/signin")
+    token = csrf_of(page.text)
+    for _ in range(THROTTLE_FAILURES):
+        wrong = client.post(
+            "/web/signin", data={"csrf_token": token, "username": USER, "password": "x" * 12}
+        )
+        assert wrong.status_code == 401
+    right = client.post(
+        "/web/signin", data={"csrf_token": token, "username": USER, "password": PASSWORD}
+    )
+    assert right.status_code == 429
+    assert client.get("/web/", follow_redirects=False).status_code == 303

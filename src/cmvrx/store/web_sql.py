@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from cmvrx.errors import StorageError
 from cmvrx.store.tables import web_access_log, web_course_refs, web_sessions, web_users
@@ -140,6 +140,20 @@ class WebTablesMixin:
                     at=_now(), username=username, action=action, course_id=course_id
                 )
             )
+
+    def count_access(self, username: str, action: str, *, since: datetime) -> int:
+        """How often ``username`` did ``action`` since ``since`` (e.g. failed sign-ins)."""
+        query = (
+            select(func.count())
+            .select_from(web_access_log)
+            .where(
+                web_access_log.c.username == username,
+                web_access_log.c.action == action,
+                web_access_log.c.at >= since,
+            )
+        )
+        with self._transaction("read the access record") as conn:
+            return int(conn.execute(query).scalar_one())
 
     def list_access(self, course_id: str | None = None) -> list[AccessRecord]:
         query = select(web_access_log).order_by(web_access_log.c.log_id)

@@ -9,7 +9,7 @@ Errors of the API are shown at the form field they name; a refused case shows no
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -164,8 +164,21 @@ def signin(request: Request, form: Form) -> Response:
     expected = request.cookies.get(sessions.PRE_CSRF_COOKIE)
     if not sessions.csrf_ok(expected, form.get("csrf_token")):
         return _refused(request, None)
-    username = form.get("username")
-    if not check_local_sign_in(_store(request), username, form.get("password")):
+    username = form.get("username")[:100]
+    store = _store(request)
+    since = _now(request) - timedelta(minutes=sessions.THROTTLE_MINUTES)
+    if store.count_access(username, "sign_in_failed", since=since) >= sessions.THROTTLE_FAILURES:
+        return render(
+            request,
+            "signin.html",
+            None,
+            status=429,
+            csrf=expected,
+            error=f"Too many failed sign-ins for this user: wait {sessions.THROTTLE_MINUTES}"
+            " minutes, or ask your administrator.",
+        )
+    if not check_local_sign_in(store, username, form.get("password")):
+        store.record_access(username, "sign_in_failed")
         return render(
             request,
             "signin.html",

@@ -22,6 +22,10 @@ from fastapi import Request
 from fastapi.responses import Response
 
 SESSION_HOURS = 12.0
+#: Sign-in throttle: this many failed attempts for one user name within the window make
+#: further attempts wait (recorded in the store, so shared by every instance).
+THROTTLE_FAILURES = 10
+THROTTLE_MINUTES = 15
 PRE_CSRF_COOKIE = "cmvrx_csrf"
 OIDC_COOKIE = "cmvrx_oidc"
 

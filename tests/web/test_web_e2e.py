@@ -206,6 +206,11 @@ def test_a_cns_case_gives_the_combination_regimen_and_prints(visit: Visit) -> No
     assert page.locator(".notice").is_visible()
     assert page.locator(".nc-box").is_visible()
     visit.check("04-plan")
+    page.set_viewport_size({"width": 768, "height": 1024})  # a tablet, upright
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the plan scrolls sideways on a tablet by {overflow} px"
+    page.screenshot(path=str(SHOTS / "04b-plan-tablet.png"))
+    page.set_viewport_size({"width": 1100, "height": 900})
     page.emulate_media(media="print")
     assert page.locator(".notice").is_visible()
     assert not page.locator("form.signout").is_visible()

@@ -207,3 +207,32 @@ def test_the_configuration_is_checked() -> None:
 def test_without_oidc_the_routes_say_so(client: TestClient) -> None:
     assert client.get("/web/oidc/start").status_code == 404
     assert "hospital account" not in client.get("/web/signin").text
+
+
+def test_serve_refuses_a_bad_oidc_file_naming_the_field(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cmvrx.cli.main import app
+
+    bad = tmp_path / "oidc.json"
+    bad.write_text(json.dumps({"issuer": "http://idp.example", "client_id": "x"}))
+    args = ["serve", "--public-url", "http://127.0.0.1:9", "--dev-no-auth", "--oidc", str(bad)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "--oidc.issuer" in result.output
+
+
+def test_the_oidc_file_reaches_worker_processes(tmp_path: Path) -> None:
+    import os
+
+    from cmvrx.service.settings import Settings, from_env
+
+    settings = Settings(public_url="http://127.0.0.1:9", dev_no_auth=True, oidc_file="/x.json")
+    env = settings.export_env(None)
+    saved = dict(os.environ)
+    try:
+        os.environ.update(env)
+        assert from_env().oidc_file == "/x.json"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -85,6 +85,10 @@ def serve(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise InputError("one of debug, info, warning, error", field="--log-level")
     registry = ClientRegistry.from_file(clients) if clients else None
+    if oidc:
+        from cmvrx.web.oidc import OidcConfig
+
+        OidcConfig.from_file(oidc)  # a bad file exits 2 here, naming the field
     settings = Settings(
         public_url=public_url,
         clients=registry,

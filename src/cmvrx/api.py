@@ -559,3 +559,18 @@ def audit(
         progress=progress,
         no_dialysis_unless_recorded=no_dialysis_unless_recorded,
     )
+def knowledge_catalogue(knowledge: Knowledge | None = None) -> dict[str, Any]:
+    """Every dose table and rule with its sources, grade and the knowledge version (the
+    web page's knowledge browser)."""
+    from cmvrx.knowledge.catalogue import catalogue
+
+    return catalogue(knowledge or load_knowledge())
+
+
+def add_web_user(username: str, password: str, *, store: StoreRef = None) -> bool:
+    """Create a local account of the web page (or reset its password): True when created.
+    The password is stored only as its scrypt hash (``cmvrx.web.passwords``)."""
+    from cmvrx.web.accounts import add_local_user
+
+    with _using(store) as s:
+        return add_local_user(s, username, password)  # type: ignore[arg-type]

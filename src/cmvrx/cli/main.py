@@ -23,6 +23,7 @@ from cmvrx.cli import order as order_cli
 from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
 from cmvrx.cli.serve import serve
+from cmvrx.cli.user import user_app
 from cmvrx.errors import InputError
 from cmvrx.model.dosage import DosePhase
 from cmvrx.model.patient import Dialysis, FoscarnetColumn, Sex, UrineDipstick
@@ -53,6 +54,7 @@ knowledge_app = typer.Typer(
 )
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(course_app, name="course")
+app.add_typer(user_app, name="user")
 app.command("check-order", epilog=order_cli.EPILOG)(order_cli.check_order)
 app.command("audit", epilog=audit_cli.EPILOG)(audit_cli.audit)
 

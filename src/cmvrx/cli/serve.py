@@ -57,6 +57,12 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
+    oidc: Annotated[
+        str | None,
+        typer.Option(
+            "--oidc", metavar="FILE", help="Web page sign-in by OpenID Connect (docs/web.md)."
+        ),
+    ] = None,
     dev_no_auth: Annotated[
         bool,
         typer.Option("--dev-no-auth", help="Development only: accept calls without a JWT."),
@@ -87,12 +93,17 @@ def serve(
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise InputError("one of debug, info, warning, error", field="--log-level")
     registry = ClientRegistry.from_file(clients) if clients else None
+    if oidc:
+        from cmvrx.web.oidc import OidcConfig
+
+        OidcConfig.from_file(oidc)  # a bad file exits 2 here, naming the field
     settings = Settings(
         public_url=public_url,
         clients=registry,
         db_url=db,
         dev_no_auth=dev_no_auth,
         no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+        oidc_file=str(Path(oidc).resolve()) if oidc else None,
     )
     os.environ.update(settings.export_env(str(Path(clients).resolve()) if clients else None))
     uvicorn.run(

@@ -34,6 +34,7 @@ def build(settings: Settings) -> FastAPI:
     from cmvrx.service.rest import router as rest_router
     from cmvrx.service.rest_check import router as check_router
     from cmvrx.store import open_service_store
+    from cmvrx.web import install as install_web_page
 
     if settings.dev_no_auth:
         LOG.warning(DEV_NO_AUTH_WARNING)
@@ -61,6 +62,7 @@ def build(settings: Settings) -> FastAPI:
     app.include_router(cds_router)
     app.include_router(rest_router)
     app.include_router(check_router)
+    install_web_page(app)  # docs/web.md
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     _install_error_handlers(app)
     app.add_middleware(AccessLog)

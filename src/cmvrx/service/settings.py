@@ -17,6 +17,7 @@ ENV_CLIENTS = "CMVRX_CLIENTS_FILE"
 ENV_DEV_NO_AUTH = "CMVRX_DEV_NO_AUTH"
 ENV_DB_URL = "CMVRX_DB_URL"
 ENV_NO_DIALYSIS = "CMVRX_NO_DIALYSIS_UNLESS_RECORDED"
+ENV_OIDC = "CMVRX_OIDC_FILE"
 
 DEV_NO_AUTH_WARNING = (
     "WARNING: cmvrx serve --dev-no-auth: authentication is OFF. Any caller can use this"
@@ -39,6 +40,10 @@ class Settings:
     no_dialysis_unless_recorded: bool = False
     #: an ``httpx`` transport for the calls to ``fhirServer`` (tests); None: the network
     fhir_transport: Any = None
+    #: The web page's OpenID Connect configuration file (``--oidc``; docs/web.md).
+    oidc_file: str | None = None
+    #: How long a web sign-in lasts.
+    web_session_hours: float = 12.0
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -61,6 +66,8 @@ class Settings:
             env[ENV_DEV_NO_AUTH] = "1"
         if self.no_dialysis_unless_recorded:
             env[ENV_NO_DIALYSIS] = "1"
+        if self.oidc_file:
+            env[ENV_OIDC] = self.oidc_file
         return env
 
 
@@ -73,4 +80,5 @@ def from_env() -> Settings:
         db_url=os.environ.get(ENV_DB_URL),
         dev_no_auth=os.environ.get(ENV_DEV_NO_AUTH) == "1",
         no_dialysis_unless_recorded=os.environ.get(ENV_NO_DIALYSIS) == "1",
+        oidc_file=os.environ.get(ENV_OIDC),
     )

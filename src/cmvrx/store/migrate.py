@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from cmvrx.errors import StorageError
 
 #: The newest migration in ``migrations/versions`` (a test checks they agree).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_LOCK_KEY = 0x636D7678  # "cmvx": any constant shared by every cmvrx process
 

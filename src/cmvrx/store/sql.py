@@ -54,11 +54,12 @@ from cmvrx.store import migrate
 from cmvrx.store.service_sql import ServiceTablesMixin
 from cmvrx.store.tables import assessments, courses
 from cmvrx.store.tables import events as events_table
+from cmvrx.store.web_sql import WebTablesMixin
 
 _WRITE = {"cmvrx_write": True}
 
 
-class SqlCourseStore(ServiceTablesMixin):
+class SqlCourseStore(ServiceTablesMixin, WebTablesMixin):
     """Courses in a SQL database (SQLite file or PostgreSQL), schema kept by Alembic;
     the service's replay cache and feedback too (``ServiceTablesMixin``)."""
 

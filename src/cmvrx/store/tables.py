@@ -98,3 +98,41 @@ cds_feedback = Table(
     Column("client_iss", String(500), nullable=True),
     Column("recorded_at", UtcDateTime, nullable=False),
 )
+
+# Web page tables (migration 0004): users, sessions, course references, access record.
+
+web_users = Table(
+    "web_users",
+    metadata,
+    Column("username", String(100), primary_key=True),
+    Column("password_hash", String(300), nullable=True),
+    Column("source", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(100), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+web_course_refs = Table(
+    "web_course_refs",
+    metadata,
+    Column("ref", String(40), primary_key=True),
+    Column("course_id", String(200), nullable=False, unique=True),
+)
+
+web_access_log = Table(
+    "web_access_log",
+    metadata,
+    Column("log_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("username", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("course_id", String(200), nullable=True),
+)

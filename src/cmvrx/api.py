@@ -559,6 +559,8 @@ def audit(
         progress=progress,
         no_dialysis_unless_recorded=no_dialysis_unless_recorded,
     )
+
+
 def knowledge_catalogue(knowledge: Knowledge | None = None) -> dict[str, Any]:
     """Every dose table and rule with its sources, grade and the knowledge version (the
     web page's knowledge browser)."""

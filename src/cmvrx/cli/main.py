@@ -19,6 +19,7 @@ import typer
 
 from cmvrx import api
 from cmvrx.cli import order as order_cli
+from cmvrx.cli import synth as synth_cli
 from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
 from cmvrx.cli.serve import serve
@@ -51,6 +52,7 @@ knowledge_app = typer.Typer(
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(course_app, name="course")
 app.command("check-order", epilog=order_cli.EPILOG)(order_cli.check_order)
+app.command("synth", epilog=synth_cli.EPILOG)(synth_cli.synth)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -488,6 +488,38 @@ def assess_and_record(
         return result, assessment_id
 
 
+# --- population audit ----------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from cmvrx.audit.review import RecordReview
+
+
+def review_record(
+    resources: object,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+    no_dialysis_unless_recorded: bool = False,
+) -> RecordReview:
+    """One patient's FHIR record (a Bundle, a list of resources, a prefetch dict) reviewed
+    at ``as_of``: every active CMV antiviral order through ``check_order`` and the course
+    the record describes through ``assess_course``, as findings named by the audit's kind
+    vocabulary (docs/audit.md). A record that cannot make a case gives
+    ``insufficient_data`` findings naming what to record — never a dose."""
+    from cmvrx.audit.review import review_items
+    from cmvrx.fhir.resources import collect
+
+    _require_aware(as_of)
+    items, problems = collect(resources)
+    return review_items(
+        items,
+        as_of=as_of,
+        knowledge=knowledge or load_knowledge(),
+        problems=problems,
+        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+    )
+
+
 def synthesize_cohort(
     out: str | Path,
     *,

@@ -36,7 +36,13 @@ PLANTED_KINDS: tuple[str, ...] = (
     "cytopenia_hold",
     "insufficient_data",
     "test_overdue",
+    "refractory_no_genotype",
+    "premature_stop",
 )
+#: Planted dose errors, from the correct dose: double, and 60 % (not a half: a half of an
+#: induction dose is a label maintenance or lower-band dose, which is not an error).
+HIGH_FACTOR = 2.0
+LOW_FACTOR = 0.6
 NOT_RECOMMENDED_VARIANTS = (
     "letermovir_treatment",
     "valganciclovir_hemodialysis",
@@ -44,6 +50,7 @@ NOT_RECOMMENDED_VARIANTS = (
     "maribavir_with_ganciclovir",
 )
 _CNS = frozenset({"encephalitis", "myelitis"})
+_ALL = frozenset({"foscarnet"})  # planning: every lab a regimen may need
 _GROUP = {"hiv": "hiv", "hsct": "hsct", "sot_kidney": "sot", "sot_liver": "sot", "sot_lung": "sot"}
 _TRANSPLANT = {
     "hsct": ("hsct", "icd10cm"),
@@ -84,6 +91,7 @@ class _Draft:
     anc_latest: float | None = None  # planted cytopenia
     creatinine_until: datetime | None = None  # planted stale creatinine
     pcr_until: datetime | None = None  # planted overdue PCR
+    pcr_rise: bool = False  # planted refractory course
     resources: list[dict[str, Any]] = field(default_factory=list)
     counter: int = 0
 
@@ -96,6 +104,7 @@ class _Draft:
 class Order:
     dosage: Dosage
     rid: str
+    end: datetime | None = None  # a stopped order: when it ended
 
 
 class ProfileBuilder:
@@ -157,6 +166,11 @@ class ProfileBuilder:
         days = rng.randint(3, 12)
         if kind == "test_overdue":
             days = rng.randint(int(self.pcr_every) + 3, 13)
+        if kind == "premature_stop":
+            days = rng.randint(6, 10)
+        if kind == "refractory_no_genotype":
+            least = int(self.k.number("refractory_min_days")) + 1
+            days = rng.randint(least, least + 6)
         return _Draft(rng, person, population, site, dialysis, days)
 
     def _build(self, rng: random.Random, kind: str | None, which: int) -> Profile:
@@ -176,6 +190,7 @@ class ProfileBuilder:
             d.creatinine_until = self.as_of - stale * HOUR
         if kind == "test_overdue":
             d.pcr_until = start
+        d.pcr_rise = kind == "refractory_no_genotype"
         orders, answers = self._orders(d, doses, kind, variant)
         self._course(d, start, orders)
         lines: dict[str, list[str]] = {}
@@ -220,33 +235,27 @@ class ProfileBuilder:
                 at += timedelta(hours=56)
         self._obs(d, "weight", base, d.person.weight_kg, "vital-signs")
         self._obs(d, "height", base, d.person.height_cm, "vital-signs")
-        self._labs(d, base)
+        self._labs(d, base, drugs=frozenset())
 
     def _obs(self, d: _Draft, analyte: str, at: datetime, value: float, category: str) -> None:
         code, unit = self.codes.observation(analyte)
         d.resources.append(fhir.observation(d.rid("ob"), PID, code, at, value, unit, category))
 
     def _labs(
-        self, d: _Draft, at: datetime, *, anc: float | None = None, foscarnet: bool = False
+        self, d: _Draft, at: datetime, *, anc: float | None = None, drugs: frozenset[str] = _ALL
     ) -> None:
+        """Creatinine and a CBC (counts in 10*3/uL, the unit the binding lists first), the
+        electrolytes foscarnet needs, the urine protein cidofovir needs."""
         rng = d.rng
         if d.creatinine_until is None or at <= d.creatinine_until:
             self._obs(d, "creatinine", at, d.person.creatinine_mg_dl, "laboratory")
-        for analyte, key, scale, digits in (
-            ("anc", "anc_per_ul", 1e-3, 2),
-            ("platelets", "platelets_per_ul", 1e-3, 0),
-            ("hemoglobin", "hemoglobin_g_dl", 1.0, 1),
-        ):
-            value = uniform(rng, key, 0) if anc is None or analyte != "anc" else anc
-            # cell counts are written in 10*3/uL (the unit the binding lists first)
-            self._obs(
-                d,
-                analyte,
-                at,
-                round(value * scale, digits) if scale != 1.0 else round(value, digits),
-                "laboratory",
-            )
-        if foscarnet:
+        count = uniform(rng, "anc_per_ul", 0) if anc is None else anc
+        self._obs(d, "anc", at, round(count / 1000, 2), "laboratory")
+        self._obs(
+            d, "platelets", at, round(uniform(rng, "platelets_per_ul", 0) / 1000), "laboratory"
+        )
+        self._obs(d, "hemoglobin", at, uniform(rng, "hemoglobin_g_dl"), "laboratory")
+        if "foscarnet" in drugs:
             for analyte, key in (
                 ("potassium", "potassium_mmol_l"),
                 ("magnesium", "magnesium_mg_dl"),
@@ -254,6 +263,12 @@ class ProfileBuilder:
                 ("phosphate", "phosphate_mg_dl"),
             ):
                 self._obs(d, analyte, at, uniform(rng, key), "laboratory")
+        if "cidofovir" in drugs:
+            code, _ = self.codes.observation("urine_protein_dipstick")
+            r = fhir.observation(d.rid("ob"), PID, code, at, 0.0, "", "laboratory")
+            del r["valueQuantity"]
+            r["valueString"] = "negative"
+            d.resources.append(r)
 
     # ------------------------------------------------------------------ the plan
     def _plan(self, d: _Draft) -> list[Dosage]:
@@ -262,7 +277,7 @@ class ProfileBuilder:
 
         fresh = _Draft(random.Random(0), d.person, d.population, d.site, d.dialysis, d.days)
         fresh.counter = 10_000
-        self._labs(fresh, self.as_of - 6 * HOUR, foscarnet=True)  # as today's labs will be
+        self._labs(fresh, self.as_of - 6 * HOUR)  # as today's labs will be
         result = inbound.read(
             [_unplaceholder(r) for r in (*d.resources, *fresh.resources)],
             as_of=self.as_of,
@@ -300,16 +315,34 @@ class ProfileBuilder:
     # ------------------------------------------------------------------ orders
     def _orders(self, d: _Draft, doses: list[Dosage], kind: str | None, variant: str) -> _Planted:
         orders = [Order(x, d.rid("mr")) for x in doses]
-        if kind is None or kind in ("cytopenia_hold", "insufficient_data", "test_overdue"):
+        if kind == "premature_stop":
+            # induction stopped after a few days, far from its minimum duration, the
+            # virus still detected
+            end = self.as_of - d.rng.randint(1, 2) * DAY
+            return [Order(o.dosage, o.rid, end) for o in orders], [("", kind)]
+        if kind is None or kind in (
+            "cytopenia_hold",
+            "insufficient_data",
+            "test_overdue",
+            "refractory_no_genotype",
+        ):
             target = orders[0].rid if kind in ("cytopenia_hold", "insufficient_data") else ""
             return orders, ([(target, kind)] if kind else [])
         if kind == "dose_too_high":
-            return self._scaled(orders, 2.0, kind)
+            return self._scaled(orders, HIGH_FACTOR, kind)
         if kind == "dose_too_low":
-            return self._scaled(orders, 0.5, kind)
+            self._distinct_phases(d, orders[0].dosage)
+            return self._scaled(orders, LOW_FACTOR, kind)
         if kind == "wrong_interval":
             return self._wrong_interval(orders)
         return self._not_recommended(d, orders, variant)
+
+    def _distinct_phases(self, d: _Draft, induction: Dosage) -> None:
+        """An order states no phase: a low induction dose is only unambiguous where the
+        label's maintenance interval differs (else it reads as a maintenance dose)."""
+        maintenance = self._quick(d, induction.drug, "maintenance")
+        if maintenance.interval == induction.interval:
+            raise NoProfileError
 
     @staticmethod
     def _scaled(orders: list[Order], factor: float, kind: str) -> _Planted:
@@ -357,7 +390,10 @@ class ProfileBuilder:
             raise NoProfileError
         wrong = self._quick(d, "maribavir", "refractory_treatment")
         rid = d.rid("mr")
-        return [*orders, Order(wrong, rid)], [(rid, "not_recommended")]
+        # the combination is the problem: the maribavir order is refused, and the
+        # ganciclovir order now runs beside a drug that antagonises it
+        answers = [(rid, "not_recommended"), (orders[0].rid, "interaction")]
+        return [*orders, Order(wrong, rid)], answers
 
     # ------------------------------------------------------------------ the course
     def _course(self, d: _Draft, start: datetime, orders: list[Order]) -> None:
@@ -378,38 +414,50 @@ class ProfileBuilder:
                 step = 168 / x.interval.per_week
             d.resources.append(
                 fhir.medication_request(
-                    o.rid, PID, drug, c.route(x.route), (round(mg, 1), "mg"), timing, start
+                    o.rid,
+                    PID,
+                    drug,
+                    c.route(x.route),
+                    (round(mg, 1), "mg"),
+                    timing,
+                    start,
+                    status="active" if o.end is None else "stopped",
+                    end=o.end,
                 )
             )
             at = start
-            while at < self.as_of - HOUR:
+            while at < (o.end or self.as_of - HOUR):
+                if x.drug == "cidofovir":  # the label's labs before each dose
+                    self._labs(d, at - 12 * HOUR, drugs=frozenset({"cidofovir"}))
                 d.resources.append(
                     fhir.administration(d.rid("ma"), PID, o.rid, drug, at, round(mg, 1))
                 )
                 at += step * HOUR
-        foscarnet = any(o.dosage.drug == "foscarnet" for o in orders)
+        drugs = frozenset(o.dosage.drug for o in orders)
         last = self.as_of - 6 * HOUR
+        # a planted cytopenia: counts drifting low through the course, below the label's
+        # threshold today (never a jump the course would hold for confirmation)
+        drifting = None if d.anc_latest is None else d.anc_latest * 4
         at = start + DAY
         while at < last - DAY:
-            self._labs(d, at, foscarnet=foscarnet)
+            self._labs(d, at, anc=drifting, drugs=drugs)
             at += 2 * DAY
-        anc = None
-        if d.anc_latest is not None:
-            anc = d.anc_latest
-            self._labs(d, last - 2 * DAY, anc=anc * 2.5, foscarnet=foscarnet)
-        self._labs(d, last, anc=anc, foscarnet=foscarnet)
+        self._labs(d, last, anc=d.anc_latest, drugs=drugs)
         self._pcrs(d, start)
 
     def _pcrs(self, d: _Draft, start: datetime) -> None:
         code, unit = self.codes.observation("cmv_dna", specimen="plasma")
         log0 = uniform(d.rng, "pcr_log10_baseline", 2)
         fall = uniform(d.rng, "pcr_log10_fall_per_week", 2)
+        if d.pcr_rise:  # the whole rise spread over the course, as a weekly slope
+            fall = -uniform(d.rng, "pcr_log10_rise_refractory", 2) / (d.days / 7)
         times = []
         at = start - DAY
         while at < self.as_of and (d.pcr_until is None or at <= d.pcr_until):
             times.append(at)
             at += self.pcr_every * DAY
-        if d.pcr_until is None and (self.as_of - times[-1]) > self.pcr_every / 2 * DAY:
+        recent = (self.as_of - times[-1]) <= self.pcr_every / 2 * DAY
+        if d.pcr_until is None and (d.pcr_rise or not recent):
             times.append(self.as_of - 18 * HOUR)
         for at in times:
             weeks = (at - (start - DAY)) / (7 * DAY)

@@ -1,0 +1,288 @@
+"""The Spark audit engine (``cmvrx audit --engine spark [--master URL]``, extra
+``cmvrx[spark]``; imported only then): the same audit as the embedded engine, on PySpark,
+``local[*]`` or a cluster, from local paths or any Hadoop-compatible URI (``hdfs://``,
+``s3a://``, ``abfs://`` …).
+
+1. **Read** every NDJSON file as text lines (Spark SQL), with each line's resource type
+   and patient id extracted in the JVM by the embedded engine's own regexes.
+2. **Select** — the lines that may be CMV antiviral medication resources (the same
+   cheap text test, ``select.line_pattern``) are parsed and matched by the FHIR layer's
+   drug matching on the executors; the ids of the patients with a CMV antiviral
+   medication resource come back to the driver (small) and are broadcast.
+3. **Audit** — only those patients' lines are kept (a broadcast join), partitioned by
+   patient id and grouped; each patient's lines, in file order, go to
+   ``patient.review_lines`` — the one clinical step both engines share — in parallel.
+   Finding rows (few) return to the driver and go to the caller's ``sink`` (the audit's
+   writers: findings.csv, findings.parquet, summary, report).
+
+The clinical work is per patient and embarrassingly parallel: on a cluster it scales
+with the executors' cores; the driver only holds the selected ids and the findings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cmvrx.audit.columns import FINDING_COLUMNS, Row
+from cmvrx.audit.embedded import (
+    _OWN_ID,
+    _PATIENT_REF,
+    _RTYPE,
+    _URN_REF,
+    AuditStats,
+    Skips,
+    _select_one,
+)
+from cmvrx.audit.select import MED_TYPES, line_pattern
+from cmvrx.knowledge.bundle import Knowledge
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+RowSink = Callable[[list[Row]], None]
+APP_NAME = "cmvrx-audit"
+PATIENTS_PER_TASK = 500
+_URI = ("hdfs:", "s3:", "s3a:", "s3n:", "gs:", "abfs:", "abfss:", "wasb:", "wasbs:", "viewfs:")
+
+
+# ------------------------------------------------------------------------------- session
+
+
+def session(master: str | None = None) -> SparkSession:
+    """The Spark session (``master``: ``local[*]`` when not given and none is running;
+    with ``spark-submit`` the master comes from the submission). Executors run this
+    Python (``PYSPARK_PYTHON`` overrides it)."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(APP_NAME)
+    if master is None and not _submitted():
+        master = "local[*]"
+    if master is not None:
+        builder = builder.master(master)
+    if master is not None and master.startswith("local"):
+        # one machine: a few shuffle partitions, not the cluster default of 200
+        builder = builder.config("spark.sql.shuffle.partitions", "4")
+    return builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+
+
+def _submitted() -> bool:
+    """Running under spark-submit (which sets the master itself)?"""
+    return "SPARK_ENV_LOADED" in os.environ or "SPARK_SUBMIT" in os.environ
+
+
+# ------------------------------------------------------------------------------- inputs
+
+
+def input_files(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(all NDJSON inputs, those to scan for CMV antiviral medications). Local paths go
+    through the audit's ``discover`` (manifest, folders); a URI is a file, a glob, or a
+    folder (``/*.ndjson``). Files whose manifest type (or name) is a non-medication
+    resource type are not scanned for the selection."""
+    from cmvrx.audit.sources import discover
+
+    files: list[str] = []
+    scan: list[str] = []
+    local = [p for p in paths if not _is_uri(p)]
+    if local:
+        for s in discover(local).sources:
+            uri = s.path.resolve().as_uri()
+            files.append(uri)
+            if s.declared_type in (None, "Medication", *MED_TYPES):
+                scan.append(uri)
+    for p in paths:
+        if not _is_uri(p):
+            continue
+        target = p if p.endswith((".ndjson", ".ndjson.gz", ".json", "*")) else p.rstrip("/") + "/*.ndjson"
+        files.append(target)
+        name = target.rsplit("/", 1)[-1].split(".", 1)[0]
+        if not name or "*" in name or name in ("Medication", *MED_TYPES) or name not in _TYPES:
+            scan.append(target)
+    return files, scan
+
+
+def _is_uri(path: str) -> bool:
+    return path.startswith(_URI) or path.startswith("file:")
+
+
+_TYPES = frozenset(
+    {"Patient", "Observation", "Condition", "Procedure", "AllergyIntolerance", "Encounter"}
+)
+
+
+def _lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
+    """file, offset (file order), line, type, pid — type and pid by the embedded regexes."""
+    from pyspark.sql import functions as F
+
+    line = F.col("line")
+    rtype = F.regexp_extract(line, _RTYPE, 1)
+    own = F.regexp_extract(line, _OWN_ID, 1)
+    ref = F.regexp_extract(line, _PATIENT_REF, 1)
+    urn = F.regexp_extract(line, _URN_REF, 1)
+    pid = F.when(rtype == "Patient", own).otherwise(F.when(ref != "", ref).otherwise(urn))
+    return (
+        spark.read.text(list(files))
+        .select(
+            F.input_file_name().alias("file"),
+            F.monotonically_increasing_id().alias("n"),
+            F.col("value").alias("line"),
+        )
+        .where(F.trim(F.col("line")) != "")
+        .withColumn("type", rtype)
+        .withColumn("pid", F.when(pid == "", F.lit(None)).otherwise(pid))
+    )
+
+
+# ------------------------------------------------------------------------------- select
+
+
+def _select_partition(lines: Iterable[Any]) -> Iterator[tuple[str, ...]]:
+    """Executor side of the selection: ("sel", pid) | ("med", ref) | ("pend", ref, pid)."""
+    from cmvrx.api import load_knowledge
+
+    k = load_knowledge()
+    selected: set[str] = set()
+    meds: set[str] = set()
+    pending: list[tuple[str, str]] = []
+    for row in lines:
+        try:
+            resource = json.loads(row[0])
+        except (ValueError, RecursionError):
+            continue  # counted by the statistics pass
+        if isinstance(resource, dict):
+            _select_one(resource, k, selected, meds, pending)
+    yield from (("sel", p) for p in selected)
+    yield from (("med", m) for m in meds)
+    yield from (("pend", ref, pid) for ref, pid in pending)
+
+
+def select_patients(lines: DataFrame, k: Knowledge) -> set[str]:
+    """Ids of the patients with a CMV antiviral medication resource (as the embedded
+    engine's ``select_patients``)."""
+    from pyspark.sql import functions as F
+
+    pattern = "(?i)" + line_pattern(k).pattern
+    candidates = lines.where(
+        F.col("line").contains("Medication")
+        & (F.col("line").contains("medicationReference") | F.col("line").rlike(pattern))
+    ).select("line")
+    found = candidates.rdd.mapPartitions(_select_partition).distinct().collect()
+    selected = {t[1] for t in found if t[0] == "sel"}
+    meds = {t[1] for t in found if t[0] == "med"}
+    for t in found:
+        if t[0] == "pend" and "/".join(t[1].rsplit("/", 2)[-2:]) in meds:
+            selected.add(t[2])
+    return selected
+
+
+# ------------------------------------------------------------------------------- audit
+
+
+def _audit_group(
+    as_of: datetime, no_dialysis: bool
+) -> Callable[[tuple[str, Iterable[tuple[str, int, str]]]], list[tuple[str, Any]]]:
+    def audit(group: tuple[str, Iterable[tuple[str, int, str]]]) -> list[tuple[str, Any]]:
+        from cmvrx.api import load_knowledge
+        from cmvrx.audit.patient import review_lines
+
+        _pid, members = group
+        ordered = sorted(members, key=lambda m: (m[0], m[1]))
+        review = review_lines(
+            ((f"{Path(f).name}:+{n}", line) for f, n, line in ordered),
+            as_of=as_of,
+            knowledge=load_knowledge(),
+            no_dialysis_unless_recorded=no_dialysis,
+        )
+        out: list[tuple[str, Any]] = [("row", f.to_row()) for f in review.findings]
+        out += [
+            ("skip", (f"mapping: {p.kind}", p.where, p.message, p.resource, p.field))
+            for p in review.problems
+        ]
+        return out
+
+    return audit
+
+
+def run(
+    paths: list[str],
+    *,
+    as_of: datetime,
+    knowledge: Knowledge,
+    sink: RowSink,
+    master: str | None = None,
+    no_dialysis_unless_recorded: bool = True,
+    spark: SparkSession | None = None,
+) -> AuditStats:
+    """Audit ``paths`` at ``as_of`` on Spark; finding rows go to ``sink`` (by patient
+    id). ``spark``: an existing session (tests reuse one), else one for ``master``."""
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    spark = spark or session(master)
+    files, scan = input_files(paths)
+    stats = AuditStats(files=len(files))
+    lines = _lines(spark, files)
+    _statistics(lines, stats)
+    scan_lines = lines if set(scan) == set(files) else _lines(spark, scan)
+    selected = select_patients(scan_lines, knowledge)
+    stats.selected_patients = len(selected)
+    if selected:
+        ids = spark.createDataFrame([(p,) for p in sorted(selected)], "pid string")
+        kept = lines.join(F.broadcast(ids), on="pid", how="inner").select("pid", "file", "n", "line")
+        parts = max(1, min(4096, -(-len(selected) // PATIENTS_PER_TASK)))
+        parts = max(parts, spark.sparkContext.defaultParallelism)
+        out = (
+            kept.rdd.map(lambda r: (r[0], (r[1], r[2], r[3])))
+            .groupByKey(numPartitions=parts)
+            .flatMap(_audit_group(as_of, no_dialysis_unless_recorded))
+            .collect()
+        )
+        rows = sorted(
+            (r for tag, r in out if tag == "row"),
+            key=lambda r: tuple(r[c] or "" for c in FINDING_COLUMNS),
+        )
+        for tag, s in out:
+            if tag == "skip":
+                kind, where, message, resource, fld = s
+                stats.skips.add(kind, where, message, resource=resource, fld=fld)
+        stats.audited_patients = len(selected)
+        stats.findings = len(rows)
+        sink(rows)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _statistics(lines: DataFrame, stats: AuditStats) -> None:
+    """Lines, patients, malformed lines and resource types not read (one pass)."""
+    from pyspark.sql import functions as F
+
+    from cmvrx.fhir.inbound import READ_TYPES
+
+    text = F.trim(F.col("line"))
+    bad = ~text.startswith("{") | ~text.endswith("}") | (F.col("type") == "")
+    unread = (F.col("type") != "") & ~F.col("type").isin(sorted(READ_TYPES))
+    row = lines.agg(
+        F.count(F.lit(1)).alias("lines"),
+        F.countDistinct(F.when(F.col("type") == "Patient", F.col("pid"))).alias("patients"),
+        F.sum(F.when(bad, 1).otherwise(0)).alias("bad"),
+        F.sum(F.when(unread, 1).otherwise(0)).alias("unread"),
+    ).first()
+    if row is None:  # pragma: no cover - an aggregate always has a row
+        return
+    stats.lines = int(row["lines"] or 0)
+    stats.patients = int(row["patients"] or 0)
+    if row["bad"]:
+        stats.skips.add(
+            "malformed line", "", "not one JSON resource with a resourceType", count=int(row["bad"])
+        )
+    if row["unread"]:
+        stats.skips.add(
+            "resource type not read", "", "resource types cmvrx does not read", count=int(row["unread"])
+        )

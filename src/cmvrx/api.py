@@ -520,6 +520,42 @@ def review_record(
     )
 
 
+if TYPE_CHECKING:
+    from cmvrx.audit.embedded import Progress
+    from cmvrx.audit.runner import AuditRun
+
+
+def audit(
+    paths: Sequence[str | Path],
+    *,
+    out: str | Path,
+    as_of: datetime | None = None,
+    engine: str = "embedded",
+    master: str | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    no_dialysis_unless_recorded: bool = True,
+    knowledge: Knowledge | None = None,
+) -> AuditRun:
+    """Audit a FHIR Bulk Data export (NDJSON files, folders, a manifest): every CMV
+    antiviral order reviewed by ``review_record`` at ``as_of`` (default: the manifest's
+    ``transactionTime``, else now); writes findings.csv, findings.parquet, skipped.csv,
+    summary.txt and report.html in ``out`` (docs/audit.md). Needs ``cmvrx[audit]``."""
+    from cmvrx.audit.runner import run_audit
+
+    return run_audit(
+        [str(p) for p in paths],
+        out=Path(out),
+        knowledge=knowledge or load_knowledge(),
+        as_of=as_of,
+        engine=engine,
+        master=master,
+        workers=workers,
+        progress=progress,
+        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+    )
+
+
 def synthesize_cohort(
     out: str | Path,
     *,

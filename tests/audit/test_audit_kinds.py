@@ -19,6 +19,7 @@ def test_every_engine_rule_is_in_the_table() -> None:
 def test_kinds_are_known() -> None:
     assert set(RULE_KINDS.values()) - {None, BY_DIRECTION} <= set(KINDS)
     assert len(set(KINDS)) == len(KINDS)
-    assert kind_of("ganciclovir.induction#blood-counts") == "cytopenia_hold"
+    assert kind_of("ganciclovir.induction#blood-counts", "not_recommended") == "cytopenia_hold"
+    assert kind_of("ganciclovir.induction#blood-counts", "insufficient_data") == "insufficient_data"
     assert kind_of("SOMETHING-NEW", "not_recommended") == "not_recommended"
     assert kind_of("SOMETHING-NEW") == "other"

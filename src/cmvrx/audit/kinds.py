@@ -151,6 +151,8 @@ def kind_of(rule_id: str, verdict: str | None = None) -> str | None:
     """The kind of a finding of ``rule_id`` (None: not a finding)."""
     if rule_id in RULE_KINDS:
         return RULE_KINDS[rule_id]
+    if verdict == "insufficient_data":  # a label rule that could not be applied
+        return "insufficient_data"
     for suffix, kind in RULE_SUFFIX_KINDS.items():
         if rule_id.endswith(suffix):
             return kind

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cmvrx.audit.columns import FINDING_COLUMNS, Row
@@ -27,6 +28,7 @@ from cmvrx.model.plan import DISCLAIMER
 if TYPE_CHECKING:
     from cmvrx.fhir.inbound import InboundResult
     from cmvrx.model.assessment import CourseAssessment
+    from cmvrx.model.course import Event
     from cmvrx.model.order_check import OrderCheck, OrderResult
     from cmvrx.model.patient import Case
 
@@ -180,16 +182,22 @@ class _Reviewer:
     out: list[AuditFinding] = field(default_factory=list)
     extra: list[Problem] = field(default_factory=list)
 
-    @property
+    @cached_property
     def pid(self) -> str:
-        return self.mapped.patient_id or ""
+        """The Patient's id; without a Patient resource, the one patient the record names."""
+        if self.mapped.patient_id:
+            return self.mapped.patient_id
+        from cmvrx.fhir.inbound import group_by_patient
+
+        groups, _ = group_by_patient(self.items)
+        return next(iter(groups)) if len(groups) == 1 else ""
 
     def review(self) -> RecordReview:
         on_therapy = any(d.role == "cmv_antiviral" for d in self.mapped.drugs)
         if on_therapy:
             self._run()
         return RecordReview(
-            self.mapped.patient_id,
+            self.pid or None,
             tuple(_dedupe(self.out)),
             (*self.mapped.problems, *self.extra),
             dict(self.mapped.skipped),
@@ -207,13 +215,14 @@ class _Reviewer:
             for oid, drug in [*((o["id"], o["drug"]) for o in self.mapped.active_orders)]:
                 self._insufficient(oid, drug, f"{drug}: cannot be checked: record {what}")
             return
-        check = self._check(case)
+        events = self._therapy(case)
+        check = self._check(case, events)
         if check is not None:
             self._order_findings(check, case)
-        phases = {r.order_id: r.assumed_phase for r in check.results} if check else {}
-        assessment = self._assess(case, phases)
-        if assessment is not None:
-            self._course_findings(assessment, case)
+        if events:
+            assessment = self._assess(case, events)
+            if assessment is not None:
+                self._course_findings(assessment, case)
 
     # ---------------------------------------------------------------- orders
     def _unreadable_orders(self) -> None:
@@ -253,10 +262,18 @@ class _Reviewer:
             )
         )
 
-    def _check(self, case: Case) -> OrderCheck | None:
+    def _check(self, case: Case, events: Sequence[Event]) -> OrderCheck | None:
+        """The active orders checked together, each in the phase its course is in."""
         import cmvrx
+        from cmvrx.fhir.course_record import current_phases
 
-        docs = list(self.mapped.active_orders)
+        phases = current_phases(events)
+        docs = [
+            {**doc, "phase": phases[doc["drug"]]}
+            if phases.get(doc["drug"]) in self._phases(doc["drug"])
+            else dict(doc)
+            for doc in self.mapped.active_orders
+        ]
         if not docs:
             return None
         try:
@@ -267,6 +284,11 @@ class _Reviewer:
                     doc["id"], doc["drug"], f"{doc['drug']}: cannot be checked: {exc}"
                 )
             return None
+
+    def _phases(self, drug: str) -> set[str]:
+        """The phases the knowledge doses ``drug`` in (letermovir: prophylaxis only)."""
+        known = self.k.drugs.get(drug)
+        return {s.phase for s in known.schedule} if known else set()
 
     def _order_findings(self, check: OrderCheck, case: Case) -> None:
         results = {r.order_id: r for r in check.results}
@@ -297,17 +319,17 @@ class _Reviewer:
             )
 
     # ---------------------------------------------------------------- course
-    def _assess(
-        self, case: Case, phases: Mapping[str | None, str | None]
-    ) -> CourseAssessment | None:
-        import cmvrx
+    def _therapy(self, case: Case) -> list[Event]:
+        """The record's therapy as course events (empty: nothing to place on a timeline)."""
         from cmvrx.fhir.course_record import therapy_events, therapy_orders
-        from cmvrx.model.course import Course
 
         orders = therapy_orders(self.items, self.mapped, self.k, self.as_of, self.extra)
-        if not orders:
-            return None
-        events = therapy_events(orders, lambda doc: self._phase_of(case, doc, phases))
+        return therapy_events(orders, lambda doc: self._phase_of(case, doc))
+
+    def _assess(self, case: Case, events: Sequence[Event]) -> CourseAssessment | None:
+        import cmvrx
+        from cmvrx.model.course import Course
+
         try:
             course = Course(
                 course_id=self.pid or "record",
@@ -319,11 +341,8 @@ class _Reviewer:
             self.extra.append(Problem("malformed", "", "course", f"course not assessed: {exc}"))
             return None
 
-    def _phase_of(
-        self, case: Case, doc: Mapping[str, Any], phases: Mapping[str | None, str | None]
-    ) -> str | None:
-        if doc.get("id") in phases:
-            return phases[doc.get("id")]
+    def _phase_of(self, case: Case, doc: Mapping[str, Any]) -> str | None:
+        """The phase the order check reads an order as (its dose fits that phase)."""
         import cmvrx
 
         try:

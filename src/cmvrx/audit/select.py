@@ -30,14 +30,37 @@ def _matcher(k: Knowledge) -> DrugMatcher:
 
 def is_cmv_antiviral_order(resource: Mapping[str, Any], k: Knowledge) -> bool:
     """A MedicationRequest/Administration/Statement of a CMV antiviral (by the FHIR
-    layer's drug matching; a ``medicationReference`` is not followed here)."""
+    layer's drug matching; a contained Medication is read, a reference to another
+    resource is not followed here: ``medication_reference``)."""
     if resource.get("resourceType") not in MED_TYPES:
         return False
-    concept = resource.get("medicationCodeableConcept")
-    if concept is None:
-        return False
+    concept = _concept(resource)
+    return concept is not None and is_cmv_antiviral(concept, k)
+
+
+def is_cmv_antiviral(concept: object, k: Knowledge) -> bool:
+    """Does this CodeableConcept name a CMV antiviral?"""
     match = k.derived(("fhir", "drugs"), _matcher).match(concept, "", "", [], [])
     return match is not None and match.ingredient.role == "cmv_antiviral"
+
+
+def medication_reference(resource: Mapping[str, Any]) -> str | None:
+    """The ``medicationReference`` of a medication resource, when it points outside it."""
+    ref = resource.get("medicationReference")
+    value = ref.get("reference") if isinstance(ref, Mapping) else None
+    return value if isinstance(value, str) and not value.startswith("#") else None
+
+
+def _concept(resource: Mapping[str, Any]) -> object:
+    if "medicationCodeableConcept" in resource:
+        return resource["medicationCodeableConcept"]
+    ref = resource.get("medicationReference")
+    value = ref.get("reference") if isinstance(ref, Mapping) else None
+    if isinstance(value, str) and value.startswith("#"):
+        for contained in resource.get("contained") or ():
+            if isinstance(contained, Mapping) and contained.get("id") == value[1:]:
+                return contained.get("code")
+    return None
 
 
 def needles(k: Knowledge) -> tuple[str, ...]:
@@ -57,7 +80,10 @@ def line_pattern(k: Knowledge) -> re.Pattern[str]:
 
 
 def may_be_cmv_antiviral(line: str, k: Knowledge) -> bool:
-    """Cheap: could this raw NDJSON line be a CMV antiviral medication resource?"""
+    """Cheap: could this raw NDJSON line be a CMV antiviral medication resource (or one
+    that points to a Medication resource, resolved after the parse)?"""
     if "Medication" not in line:
         return False
+    if "medicationReference" in line:
+        return True
     return k.derived(("audit", "line_pattern"), line_pattern).search(line) is not None

@@ -37,7 +37,6 @@ from cmvrx.audit.embedded import (
     _RTYPE,
     _URN_REF,
     AuditStats,
-    Skips,
     _select_one,
 )
 from cmvrx.audit.select import MED_TYPES, line_pattern
@@ -100,7 +99,11 @@ def input_files(paths: Sequence[str]) -> tuple[list[str], list[str]]:
     for p in paths:
         if not _is_uri(p):
             continue
-        target = p if p.endswith((".ndjson", ".ndjson.gz", ".json", "*")) else p.rstrip("/") + "/*.ndjson"
+        target = (
+            p
+            if p.endswith((".ndjson", ".ndjson.gz", ".json", "*"))
+            else p.rstrip("/") + "/*.ndjson"
+        )
         files.append(target)
         name = target.rsplit("/", 1)[-1].split(".", 1)[0]
         if not name or "*" in name or name in ("Medication", *MED_TYPES) or name not in _TYPES:
@@ -119,24 +122,24 @@ _TYPES = frozenset(
 
 def _lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     """file, offset (file order), line, type, pid — type and pid by the embedded regexes."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as sf
 
-    line = F.col("line")
-    rtype = F.regexp_extract(line, _RTYPE, 1)
-    own = F.regexp_extract(line, _OWN_ID, 1)
-    ref = F.regexp_extract(line, _PATIENT_REF, 1)
-    urn = F.regexp_extract(line, _URN_REF, 1)
-    pid = F.when(rtype == "Patient", own).otherwise(F.when(ref != "", ref).otherwise(urn))
+    line = sf.col("line")
+    rtype = sf.regexp_extract(line, _RTYPE, 1)
+    own = sf.regexp_extract(line, _OWN_ID, 1)
+    ref = sf.regexp_extract(line, _PATIENT_REF, 1)
+    urn = sf.regexp_extract(line, _URN_REF, 1)
+    pid = sf.when(rtype == "Patient", own).otherwise(sf.when(ref != "", ref).otherwise(urn))
     return (
         spark.read.text(list(files))
         .select(
-            F.input_file_name().alias("file"),
-            F.monotonically_increasing_id().alias("n"),
-            F.col("value").alias("line"),
+            sf.input_file_name().alias("file"),
+            sf.monotonically_increasing_id().alias("n"),
+            sf.col("value").alias("line"),
         )
-        .where(F.trim(F.col("line")) != "")
+        .where(sf.trim(sf.col("line")) != "")
         .withColumn("type", rtype)
-        .withColumn("pid", F.when(pid == "", F.lit(None)).otherwise(pid))
+        .withColumn("pid", sf.when(pid == "", sf.lit(None)).otherwise(pid))
     )
 
 
@@ -166,12 +169,12 @@ def _select_partition(lines: Iterable[Any]) -> Iterator[tuple[str, ...]]:
 def select_patients(lines: DataFrame, k: Knowledge) -> set[str]:
     """Ids of the patients with a CMV antiviral medication resource (as the embedded
     engine's ``select_patients``)."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as sf
 
     pattern = "(?i)" + line_pattern(k).pattern
     candidates = lines.where(
-        F.col("line").contains("Medication")
-        & (F.col("line").contains("medicationReference") | F.col("line").rlike(pattern))
+        sf.col("line").contains("Medication")
+        & (sf.col("line").contains("medicationReference") | sf.col("line").rlike(pattern))
     ).select("line")
     found = candidates.rdd.mapPartitions(_select_partition).distinct().collect()
     selected = {t[1] for t in found if t[0] == "sel"}
@@ -222,7 +225,7 @@ def run(
 ) -> AuditStats:
     """Audit ``paths`` at ``as_of`` on Spark; finding rows go to ``sink`` (by patient
     id). ``spark``: an existing session (tests reuse one), else one for ``master``."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as sf
 
     started = time.perf_counter()
     spark = spark or session(master)
@@ -235,7 +238,9 @@ def run(
     stats.selected_patients = len(selected)
     if selected:
         ids = spark.createDataFrame([(p,) for p in sorted(selected)], "pid string")
-        kept = lines.join(F.broadcast(ids), on="pid", how="inner").select("pid", "file", "n", "line")
+        kept = lines.join(sf.broadcast(ids), on="pid", how="inner").select(
+            "pid", "file", "n", "line"
+        )
         parts = max(1, min(4096, -(-len(selected) // PATIENTS_PER_TASK)))
         parts = max(parts, spark.sparkContext.defaultParallelism)
         out = (
@@ -261,18 +266,18 @@ def run(
 
 def _statistics(lines: DataFrame, stats: AuditStats) -> None:
     """Lines, patients, malformed lines and resource types not read (one pass)."""
-    from pyspark.sql import functions as F
+    from pyspark.sql import functions as sf
 
     from cmvrx.fhir.inbound import READ_TYPES
 
-    text = F.trim(F.col("line"))
-    bad = ~text.startswith("{") | ~text.endswith("}") | (F.col("type") == "")
-    unread = (F.col("type") != "") & ~F.col("type").isin(sorted(READ_TYPES))
+    text = sf.trim(sf.col("line"))
+    bad = ~text.startswith("{") | ~text.endswith("}") | (sf.col("type") == "")
+    unread = (sf.col("type") != "") & ~sf.col("type").isin(sorted(READ_TYPES))
     row = lines.agg(
-        F.count(F.lit(1)).alias("lines"),
-        F.countDistinct(F.when(F.col("type") == "Patient", F.col("pid"))).alias("patients"),
-        F.sum(F.when(bad, 1).otherwise(0)).alias("bad"),
-        F.sum(F.when(unread, 1).otherwise(0)).alias("unread"),
+        sf.count(sf.lit(1)).alias("lines"),
+        sf.countDistinct(sf.when(sf.col("type") == "Patient", sf.col("pid"))).alias("patients"),
+        sf.sum(sf.when(bad, 1).otherwise(0)).alias("bad"),
+        sf.sum(sf.when(unread, 1).otherwise(0)).alias("unread"),
     ).first()
     if row is None:  # pragma: no cover - an aggregate always has a row
         return
@@ -284,5 +289,8 @@ def _statistics(lines: DataFrame, stats: AuditStats) -> None:
         )
     if row["unread"]:
         stats.skips.add(
-            "resource type not read", "", "resource types cmvrx does not read", count=int(row["unread"])
+            "resource type not read",
+            "",
+            "resource types cmvrx does not read",
+            count=int(row["unread"]),
         )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cmvrx import api
+from cmvrx.cli import audit as audit_cli
 from cmvrx.cli import order as order_cli
 from cmvrx.cli import synth as synth_cli
 from cmvrx.cli.course import course_app
@@ -52,6 +53,7 @@ knowledge_app = typer.Typer(
 app.add_typer(knowledge_app, name="knowledge")
 app.add_typer(course_app, name="course")
 app.command("check-order", epilog=order_cli.EPILOG)(order_cli.check_order)
+app.command("audit", epilog=audit_cli.EPILOG)(audit_cli.audit)
 app.command("synth", epilog=synth_cli.EPILOG)(synth_cli.synth)
 
 

@@ -6,9 +6,10 @@ on-hold, completed or stopped) is one therapy interval — from ``authoredOn`` (
 ``dosageInstruction.timing.repeat.boundsPeriod.start``) to
 ``boundsPeriod.end`` (else ``dispenseRequest.validityPeriod.end``; an active order has
 no end). At each moment the set of running orders changes, an event records the new set;
-an empty set is ``stopped``. The phase of a set is the one the order check assumes for
-its orders (``phase_of``, given by the caller): maintenance when every order is read as
-maintenance, else induction. A request whose dates or dose cannot be read is reported as
+an empty set is ``stopped``. Therapy starts with induction (the guideline's order): the
+first set is ``induction``; a later set is ``maintenance`` when the order check reads
+every one of its orders as maintenance (``phase_of``, given by the caller), else
+induction. A request whose dates or dose cannot be read is reported as
 a problem and left out — never completed by guess.
 """
 
@@ -82,7 +83,8 @@ def therapy_orders(
 
 
 def therapy_events(orders: Sequence[TherapyOrder], phase_of: PhaseOf) -> list[Event]:
-    """``plan_started`` at the first running set, then ``regimen_changed`` at each change."""
+    """``plan_started`` at the first running set, then ``regimen_changed`` at each change
+    (the phase of each order is then ``current_phases(events)``)."""
     points = sorted({o.start for o in orders} | {o.end for o in orders if o.end is not None})
     events: list[Event] = []
     previous: tuple[str, ...] = ()
@@ -107,8 +109,9 @@ def _event(
     ]
     if not running:
         return None if first else {"kind": "regimen_changed", "at": at, "phase": "stopped"}
-    phases = {phase_of(o.doc) for o in running}
-    phase = "maintenance" if phases == {"maintenance"} else "induction"
+    phase = "induction"
+    if not first and {phase_of(o.doc) for o in running} == {"maintenance"}:
+        phase = "maintenance"
     kind = "plan_started" if first else "regimen_changed"
     return {"kind": kind, "at": at, "phase": phase, "orders": orders}
 
@@ -188,3 +191,14 @@ def _interval_text(doc: Mapping[str, Any]) -> str | None:
         return parse_order(doc).interval.text
     except CmvrxError:
         return None
+
+
+def current_phases(events: Sequence[Event]) -> dict[str, str]:
+    """drug → the dosing phase of the latest therapy event (``induction``/``maintenance``)."""
+    for event in reversed(events):
+        orders = getattr(event, "orders", None)
+        phase = getattr(event, "phase", None)
+        if orders is not None and phase is not None:
+            dosing = "maintenance" if phase == "maintenance" else "induction"
+            return {o.drug.value: dosing for o in orders}
+    return {}

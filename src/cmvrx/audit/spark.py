@@ -40,6 +40,7 @@ from cmvrx.audit.embedded import (
     _select_one,
 )
 from cmvrx.audit.select import MED_TYPES, line_pattern
+from cmvrx.errors import CmvrxError
 from cmvrx.knowledge.bundle import Knowledge
 
 if TYPE_CHECKING:
@@ -228,6 +229,7 @@ def run(
     from pyspark.sql import functions as sf
 
     started = time.perf_counter()
+    _same_knowledge(knowledge)
     spark = spark or session(master)
     files, scan = input_files(paths)
     stats = AuditStats(files=len(files))
@@ -253,6 +255,12 @@ def run(
             (r for tag, r in out if tag == "row"),
             key=lambda r: tuple(r[c] or "" for c in FINDING_COLUMNS),
         )
+        versions = {r["knowledge_version"] for r in rows} - {knowledge.version}
+        if versions:
+            raise CmvrxError(
+                f"the executors judged with knowledge {', '.join(sorted(map(str, versions)))},"
+                f" the driver has {knowledge.version}: install the same cmvrx on every node"
+            )
         for tag, s in out:
             if tag == "skip":
                 kind, where, message, resource, fld = s
@@ -262,6 +270,18 @@ def run(
         sink(rows)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _same_knowledge(knowledge: Knowledge) -> None:
+    """Executors load the bundled knowledge: a run with other knowledge (overrides)
+    would judge on the executors with values the caller did not choose — refused."""
+    from cmvrx.api import load_knowledge
+
+    if knowledge.content_hash != load_knowledge().content_hash:
+        raise CmvrxError(
+            "the Spark engine audits with the bundled knowledge only (overrides are not"
+            " shipped to the executors): run the embedded engine for changed values"
+        )
 
 
 def _statistics(lines: DataFrame, stats: AuditStats) -> None:

@@ -132,6 +132,9 @@ def write_cohort(
     finally:
         for f in files.values():
             f.close()
+    for kind, count in counts.items():  # as a Bulk Data server: no file for a type with none
+        if count == 0:
+            (out / f"{kind}.ndjson").unlink()
     _manifest(out, moment, counts, seed, patients)
     if progress is not None:
         progress(patients)

@@ -70,7 +70,9 @@ def session(master: str | None = None) -> SparkSession:
     if master is not None and master.startswith("local"):
         # one machine: a few shuffle partitions, not the cluster default of 200
         builder = builder.config("spark.sql.shuffle.partitions", "4")
-    return builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    spark = builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")  # Spark's WARN chatter would bury the summary
+    return spark
 
 
 def _submitted() -> bool:

@@ -48,6 +48,7 @@ NOT_RECOMMENDED_VARIANTS = (
     "valganciclovir_hemodialysis",
     "cidofovir_cns",
     "maribavir_with_ganciclovir",
+    "foscarnet_renal_floor",
 )
 _CNS = frozenset({"encephalitis", "myelitis"})
 _ALL = frozenset({"foscarnet"})  # planning: every lab a regimen may need
@@ -156,9 +157,14 @@ class ProfileBuilder:
             low, high = t["dialysis_creatinine_mg_dl"]
             person = replace(person, creatinine_mg_dl=round(rng.uniform(low, high), 2))
         site = weighted(rng, t["sites"][_GROUP[population]])
-        if kind == "not_recommended" and variant == "cidofovir_cns":
+        if kind == "not_recommended" and variant == "foscarnet_renal_floor":
+            child = False  # adult kidneys failing (no dialysis): below foscarnet's floor
+            low, high = t["renal_floor_creatinine_mg_dl"]
+            person = draw_person(rng, False)
+            person = replace(person, creatinine_mg_dl=round(rng.uniform(low, high), 2))
+        if kind == "not_recommended" and variant in ("cidofovir_cns", "foscarnet_renal_floor"):
             site = "encephalitis"
-        elif kind is not None and site in _CNS:
+        elif kind not in (None, "dose_too_high", "dose_too_low") and site in _CNS:
             site = "colitis" if population != "hsct" else "pneumonitis"
         if kind == "not_recommended" and variant == "letermovir_treatment":
             population = "hsct"
@@ -329,10 +335,11 @@ class ProfileBuilder:
             target = orders[0].rid if kind in ("cytopenia_hold", "insufficient_data") else ""
             return orders, ([(target, kind)] if kind else [])
         if kind == "dose_too_high":
-            return self._scaled(orders, HIGH_FACTOR, kind)
+            return self._scaled(orders, d.rng.randrange(len(orders)), HIGH_FACTOR, kind)
         if kind == "dose_too_low":
-            self._distinct_phases(d, orders[0].dosage)
-            return self._scaled(orders, LOW_FACTOR, kind)
+            which = d.rng.randrange(len(orders))
+            self._distinct_phases(d, orders[which].dosage)
+            return self._scaled(orders, which, LOW_FACTOR, kind)
         if kind == "wrong_interval":
             return self._wrong_interval(orders)
         return self._not_recommended(d, orders, variant)
@@ -345,16 +352,17 @@ class ProfileBuilder:
             raise NoProfileError
 
     @staticmethod
-    def _scaled(orders: list[Order], factor: float, kind: str) -> _Planted:
-        """The first order's amount × ``factor`` (written in mg, as a prescriber would)."""
-        first = orders[0]
-        mg = first.dosage.per_dose_mg
-        if mg is None or first.dosage.amount_mg_per_kg is None:
+    def _scaled(orders: list[Order], which: int, factor: float, kind: str) -> _Planted:
+        """Order ``which``'s amount × ``factor`` (written in mg, as a prescriber would)."""
+        target = orders[which]
+        mg = target.dosage.per_dose_mg
+        if mg is None or target.dosage.amount_mg_per_kg is None:
             raise NoProfileError  # weight-based drugs only: the arithmetic error of a mg/kg dose
         wrong = replace(
-            first.dosage, amount_mg=round(mg * factor), amount_mg_per_kg=None, weight_kg=None
+            target.dosage, amount_mg=round(mg * factor), amount_mg_per_kg=None, weight_kg=None
         )
-        return [Order(wrong, first.rid), *orders[1:]], [(first.rid, kind)]
+        changed = [Order(wrong, o.rid) if o is target else o for o in orders]
+        return changed, [(target.rid, kind)]
 
     @staticmethod
     def _wrong_interval(orders: list[Order]) -> _Planted:
@@ -385,6 +393,15 @@ class ProfileBuilder:
             wrong = self._quick(d, "cidofovir", "induction", urine_dipstick="negative")
             rid = orders[0].rid
             return [Order(wrong, rid)], [(rid, "not_recommended")]
+        if variant == "foscarnet_renal_floor":
+            # CNS disease, kidneys now below foscarnet's floor: the plan gives ganciclovir
+            # alone; the foscarnet of the combination (dosed as for normal kidneys) is added
+            if any(o.dosage.drug == "foscarnet" for o in orders):
+                raise NoProfileError
+            normal = replace(d.person, creatinine_mg_dl=self.p["adult"]["creatinine_mg_dl_median"])
+            wrong = self._quick(replace(d, person=normal), "foscarnet", "induction")
+            rid = d.rid("mr")
+            return [*orders, Order(wrong, rid)], [(rid, "not_recommended")]
         # maribavir with ganciclovir: the ganciclovir order stays right
         if [o.dosage.drug for o in orders] != ["ganciclovir"]:
             raise NoProfileError

@@ -22,10 +22,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -48,9 +50,9 @@ MAX_PARTITIONS = 512
 EXAMPLES_PER_KIND = 200
 _SEP = "\x1f"  # never in valid JSON: separates where, patient id and line in spill files
 _RTYPE = r'"resourceType"\s*:\s*"([^"]*)"'
-_PATIENT_REF = r'"reference"\s*:\s*"(?:[^"]*/)?Patient/([^"/]+)"'
-_URN_REF = r'"reference"\s*:\s*"urn:uuid:([^"]+)"'
-_OWN_ID = r'"id"\s*:\s*"([^"]+)"'
+_PATIENT_REF = r'Patient/([^"/\x00-\x1f]+)"'  # a literal prefix: fast (a reference's tail)
+_URN_REF = r'"reference"\s*:\s*"urn:uuid:([^"\x00-\x1f]+)"'
+_OWN_ID = r'"id"\s*:\s*"([^"\x00-\x1f]+)"'
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -133,14 +135,24 @@ def run(
 
     started = time.perf_counter()
     stats = AuditStats(files=len(export.sources), bytes=export.total_bytes)
-    selected = select_patients(export.sources, knowledge)
+    found = select(export.sources, knowledge)
+    selected = found.patients
     stats.selected_patients = len(selected)
     parts = partitions(len(selected), workers)
     stats.partitions = parts
-    with tempfile.TemporaryDirectory(prefix="cmvrx-audit-") as tmp:
+    # the worker processes are forked now, before Polars starts its threads (a fork of a
+    # multithreaded process can deadlock), and load the knowledge while the gather runs
+    with (
+        tempfile.TemporaryDirectory(prefix="cmvrx-audit-") as tmp,
+        _pool(_worker_count(workers, parts)) as pool,
+    ):
         paths = gather(export.sources, selected, parts, Path(tmp), stats, progress)
+        meds = Path(tmp) / "medications.txt"
+        with meds.open("w", encoding="utf-8") as fh:
+            for ref, (where, line) in sorted(found.medications.items()):
+                fh.write(f"{where}{_SEP}{ref}{_SEP}{line}\n")
         for rows, skips, audited in _audit_partitions(
-            paths, as_of, workers, no_dialysis_unless_recorded
+            pool, paths, str(meds), as_of, no_dialysis_unless_recorded
         ):
             stats.audited_patients += audited
             stats.findings += len(rows)
@@ -164,29 +176,47 @@ def partitions(selected: int, workers: int | None) -> int:
 # --- 1. select --------------------------------------------------------------------------
 
 
+@dataclass
+class Selection:
+    """The patients to audit, and the CMV antiviral Medication resources (by reference
+    ``Medication/<id>``: (where, line)) that their requests may point to."""
+
+    patients: set[str] = field(default_factory=set)
+    medications: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
 def select_patients(sources: Sequence[Source], k: Knowledge) -> set[str]:
     """Ids of the patients with a CMV antiviral medication resource."""
-    selected: set[str] = set()
-    antiviral_meds: set[str] = set()
+    return select(sources, k).patients
+
+
+def select(sources: Sequence[Source], k: Knowledge) -> Selection:
+    """The patients with a CMV antiviral medication resource, and the Medications."""
+    found = Selection()
     pending: list[tuple[str, str]] = []  # (Medication reference, patient id)
     scan = [s for s in sources if may_hold_medications(s)]
     scan.sort(key=lambda s: s.declared_type != "Medication")  # Medication first
     for source in scan:
-        for _, lines in blocks(source.path):
-            for line in lines:
+        for first, lines in blocks(source.path):
+            for offset, line in enumerate(lines):
                 if not may_be_cmv_antiviral(line, k):
                     continue
                 try:
                     resource = json.loads(line)
                 except (ValueError, RecursionError):
                     continue  # counted with its line by the gather pass
-                if not isinstance(resource, dict):
-                    continue
-                _select_one(resource, k, selected, antiviral_meds, pending)
+                if isinstance(resource, dict):
+                    where = f"{source.name}:{first + offset}"
+                    _select_one(resource, k, found, pending, (where, line))
     for ref, pid in pending:
-        if "/".join(ref.rsplit("/", 2)[-2:]) in antiviral_meds:
-            selected.add(pid)
-    return selected
+        if medication_key(ref) in found.medications:
+            found.patients.add(pid)
+    return found
+
+
+def medication_key(ref: str) -> str:
+    """``Medication/<id>`` from a reference (relative, absolute or versioned tails kept)."""
+    return "/".join(ref.split("/_history/")[0].rsplit("/", 2)[-2:])
 
 
 #: Declared types whose files are not scanned for medications (a line of another type in
@@ -226,20 +256,20 @@ def may_hold_medications(source: Source) -> bool:
 def _select_one(
     resource: dict[str, Any],
     k: Knowledge,
-    selected: set[str],
-    antiviral_meds: set[str],
+    found: Selection,
     pending: list[tuple[str, str]],
+    at: tuple[str, str],
 ) -> None:
     kind = resource.get("resourceType")
     if kind == "Medication":
         if is_cmv_antiviral(resource.get("code"), k):
-            antiviral_meds.add(f"Medication/{resource.get('id')}")
+            found.medications[f"Medication/{resource.get('id')}"] = at
         return
     pid = patient_of(resource)
     if pid is None or kind not in MED_TYPES:
         return
     if is_cmv_antiviral_order(resource, k):
-        selected.add(pid)
+        found.patients.add(pid)
         return
     ref = medication_reference(resource)
     if ref is not None:
@@ -298,21 +328,28 @@ def gather(
 
 
 def _frame(pl: Any, lines: list[str], first: int) -> Any:
+    """Lines with their number, resource type and patient id (the Patient's own id, else
+    the patient it references). Each regex runs only on the rows that need it."""
     line = pl.col("line")
-    rtype = line.str.extract(_RTYPE, 1)
-    own = line.str.extract(_OWN_ID, 1)
-    ref = pl.coalesce(line.str.extract(_PATIENT_REF, 1), line.str.extract(_URN_REF, 1))
-    return (
+    frame = (
         pl.DataFrame({"line": lines}, schema={"line": pl.String})
         .with_row_index("n", offset=first)
-        .filter(line.str.strip_chars() != "")
-        .with_columns(rtype.alias("type"))
-        .with_columns(pl.when(pl.col("type") == "Patient").then(own).otherwise(ref).alias("pid"))
+        .filter(line.str.len_bytes() > 0)
+        .with_columns(line.str.extract(_RTYPE, 1).alias("type"))
     )
+    patients = frame.filter(pl.col("type") == "Patient")
+    others = frame.filter((pl.col("type") != "Patient") | pl.col("type").is_null())
+    patients = patients.with_columns(line.str.extract(_OWN_ID, 1).alias("pid"))
+    others = others.with_columns(line.str.extract(_PATIENT_REF, 1).alias("pid"))
+    urn = others.filter(pl.col("pid").is_null() & line.str.contains("urn:uuid:", literal=True))
+    if urn.height:
+        urn = urn.with_columns(line.str.extract(_URN_REF, 1).alias("pid"))
+        others = pl.concat([others.filter(~pl.col("n").is_in(urn.get_column("n").implode())), urn])
+    return pl.concat([patients, others]).sort("n")
 
 
 def _count_bad(pl: Any, frame: Any, source: Source, read: frozenset[str], skips: Skips) -> None:
-    text = pl.col("line").str.strip_chars()
+    text = pl.col("line").str.strip_chars_end()
     bad = frame.filter(
         ~text.str.starts_with("{") | ~text.str.ends_with("}") | pl.col("type").is_null()
     )
@@ -388,24 +425,54 @@ def _missing_patients(
 # --- 3. audit ---------------------------------------------------------------------------
 
 
-def _audit_partitions(
-    paths: Sequence[Path], as_of: datetime, workers: int | None, no_dialysis: bool
-) -> Iterator[tuple[list[Row], Skips, int]]:
-    jobs = [str(p) for p in paths if p.stat().st_size > 0]
-    n = workers if workers is not None else min(len(jobs), os.cpu_count() or 1)
-    if n <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield audit_partition(job, as_of, no_dialysis)
+def _worker_count(workers: int | None, parts: int) -> int:
+    if workers is not None:
+        return min(workers, parts)
+    return min(parts, os.cpu_count() or 1)
+
+
+@contextmanager
+def _pool(n: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``n`` worker processes, all started (and loading the knowledge) on entry; None for one."""
+    if n <= 1:
+        yield None
         return
     import multiprocessing
 
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=n, mp_context=context) as pool:
-        yield from pool.map(audit_partition, jobs, [as_of] * len(jobs), [no_dialysis] * len(jobs))
+        for _ in range(n):
+            pool.submit(_warm)
+        yield pool
 
 
-def audit_partition(path: str, as_of: datetime, no_dialysis: bool) -> tuple[list[Row], Skips, int]:
-    """One partition file: each patient's lines reviewed; (rows, skips, patients)."""
+def _warm() -> None:
+    from cmvrx.api import load_knowledge
+
+    load_knowledge()
+
+
+def _audit_partitions(
+    pool: ProcessPoolExecutor | None,
+    paths: Sequence[Path],
+    meds: str,
+    as_of: datetime,
+    no_dialysis: bool,
+) -> Iterator[tuple[list[Row], Skips, int]]:
+    jobs = [str(p) for p in paths if p.stat().st_size > 0]
+    if pool is None:
+        for job in jobs:
+            yield audit_partition(job, as_of, no_dialysis, meds)
+        return
+    n = len(jobs)
+    yield from pool.map(audit_partition, jobs, [as_of] * n, [no_dialysis] * n, [meds] * n)
+
+
+def audit_partition(
+    path: str, as_of: datetime, no_dialysis: bool, meds: str | None = None
+) -> tuple[list[Row], Skips, int]:
+    """One partition file: each patient's lines (with the Medication resources they
+    reference) reviewed; (rows, skips, patients)."""
     from cmvrx.api import load_knowledge
     from cmvrx.audit.patient import review_lines
 
@@ -415,14 +482,49 @@ def audit_partition(path: str, as_of: datetime, no_dialysis: bool) -> tuple[list
         for raw in fh:
             where, pid, line = raw.rstrip("\n").split(_SEP, 2)
             groups.setdefault(pid, []).append((where, line))
+    medications = _medications(meds)
     rows: list[Row] = []
     skips = Skips()
     for pid in sorted(groups):
-        review = review_lines(
-            groups[pid], as_of=as_of, knowledge=k, no_dialysis_unless_recorded=no_dialysis
-        )
+        try:
+            lines = groups[pid] + _referenced(groups[pid], medications)
+            review = review_lines(
+                lines, as_of=as_of, knowledge=k, no_dialysis_unless_recorded=no_dialysis
+            )
+        except Exception as exc:  # one patient never stops the audit
+            skips.add(
+                "not audited (internal error)",
+                groups[pid][0][0],
+                f"Patient/{pid}: {type(exc).__name__} — report it; the others were audited",
+                resource=f"Patient/{pid}",
+            )
+            continue
         rows += [f.to_row() for f in review.findings]
         for p in review.problems:
             where = p.where or groups[pid][0][0]
             skips.add(f"mapping: {p.kind}", where, p.message, resource=p.resource, fld=p.field)
     return rows, skips, len(groups)
+
+
+_MED_REF = re.compile(r'"reference"\s*:\s*"([^"]*Medication/[^"]+)"')
+
+
+def _medications(path: str | None) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    if path is None or not Path(path).is_file():
+        return out
+    with Path(path).open(encoding="utf-8") as fh:
+        for raw in fh:
+            where, ref, line = raw.rstrip("\n").split(_SEP, 2)
+            out[ref] = (where, line)
+    return out
+
+
+def _referenced(
+    lines: Sequence[tuple[str, str]], medications: dict[str, tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The Medication lines the patient's lines reference (each once)."""
+    if not medications:
+        return []
+    refs = {medication_key(m) for _, line in lines for m in _MED_REF.findall(line)}
+    return [medications[r] for r in sorted(refs) if r in medications]

@@ -55,7 +55,7 @@ ORDER_KINDS: Final = frozenset(
         "combination_incomplete",
         "interaction",
     }
-)
+)  # a course finding of these kinds is tied to the active order of its drug, if any
 
 #: Kinds reported even when the engine's severity is ``info``.
 INFO_KINDS: Final = frozenset({"maintenance_stop_eligible"})

@@ -37,7 +37,10 @@ from cmvrx.audit.embedded import (
     _RTYPE,
     _URN_REF,
     AuditStats,
+    Selection,
+    _referenced,
     _select_one,
+    medication_key,
 )
 from cmvrx.audit.select import MED_TYPES, line_pattern
 from cmvrx.errors import CmvrxError
@@ -140,7 +143,7 @@ def _lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
             sf.monotonically_increasing_id().alias("n"),
             sf.col("value").alias("line"),
         )
-        .where(sf.trim(sf.col("line")) != "")
+        .where(sf.length(sf.col("line")) > 0)
         .withColumn("type", rtype)
         .withColumn("pid", sf.when(pid == "", sf.lit(None)).otherwise(pid))
     )
@@ -149,66 +152,95 @@ def _lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
 # ------------------------------------------------------------------------------- select
 
 
-def _select_partition(lines: Iterable[Any]) -> Iterator[tuple[str, ...]]:
-    """Executor side of the selection: ("sel", pid) | ("med", ref) | ("pend", ref, pid)."""
+def _select_partition(rows: Iterable[Any]) -> Iterator[tuple[str, ...]]:
+    """Executor side of the selection: ("sel", pid) | ("med", ref, where, line) |
+    ("pend", ref, pid) — as the embedded engine's ``select``."""
     from cmvrx.api import load_knowledge
 
     k = load_knowledge()
-    selected: set[str] = set()
-    meds: set[str] = set()
+    found = Selection()
     pending: list[tuple[str, str]] = []
-    for row in lines:
+    for file, line in rows:
         try:
-            resource = json.loads(row[0])
+            resource = json.loads(line)
         except (ValueError, RecursionError):
             continue  # counted by the statistics pass
         if isinstance(resource, dict):
-            _select_one(resource, k, selected, meds, pending)
-    yield from (("sel", p) for p in selected)
-    yield from (("med", m) for m in meds)
+            _select_one(resource, k, found, pending, (_where(file), line))
+    yield from (("sel", p) for p in found.patients)
+    yield from (("med", ref, where, line) for ref, (where, line) in found.medications.items())
     yield from (("pend", ref, pid) for ref, pid in pending)
 
 
-def select_patients(lines: DataFrame, k: Knowledge) -> set[str]:
-    """Ids of the patients with a CMV antiviral medication resource (as the embedded
-    engine's ``select_patients``)."""
+def _where(file: str) -> str:
+    """Where a line came from: its file's name (Spark does not number lines)."""
+    return Path(file).name
+
+
+def select_patients(lines: DataFrame, k: Knowledge) -> Selection:
+    """The patients with a CMV antiviral medication resource, and the CMV antiviral
+    Medication resources their requests may reference (as the embedded ``select``)."""
     from pyspark.sql import functions as sf
 
     pattern = "(?i)" + line_pattern(k).pattern
     candidates = lines.where(
         sf.col("line").contains("Medication")
         & (sf.col("line").contains("medicationReference") | sf.col("line").rlike(pattern))
-    ).select("line")
-    found = candidates.rdd.mapPartitions(_select_partition).distinct().collect()
-    selected = {t[1] for t in found if t[0] == "sel"}
-    meds = {t[1] for t in found if t[0] == "med"}
+    ).select("file", "line")
+    found = sorted(candidates.rdd.mapPartitions(_select_partition).distinct().collect())
+    selection = Selection()
     for t in found:
-        if t[0] == "pend" and "/".join(t[1].rsplit("/", 2)[-2:]) in meds:
-            selected.add(t[2])
-    return selected
+        if t[0] == "sel":
+            selection.patients.add(t[1])
+        elif t[0] == "med":
+            selection.medications.setdefault(t[1], (t[2], t[3]))
+    for t in found:
+        if t[0] == "pend" and medication_key(t[1]) in selection.medications:
+            selection.patients.add(t[2])
+    return selection
 
 
 # ------------------------------------------------------------------------------- audit
 
 
 def _audit_group(
-    as_of: datetime, no_dialysis: bool
+    as_of: datetime,
+    no_dialysis: bool,
+    medications: Any,
+    rank: Any,
 ) -> Callable[[tuple[str, Iterable[tuple[str, int, str]]]], list[tuple[str, Any]]]:
+    """The per-patient step: the patient's lines in file order (the inputs' order, then
+    the line's place), with the Medication resources they reference, to ``review_lines``
+    — the one clinical step both engines share. ``medications``/``rank``: broadcasts."""
+
     def audit(group: tuple[str, Iterable[tuple[str, int, str]]]) -> list[tuple[str, Any]]:
         from cmvrx.api import load_knowledge
         from cmvrx.audit.patient import review_lines
 
-        _pid, members = group
-        ordered = sorted(members, key=lambda m: (m[0], m[1]))
-        review = review_lines(
-            ((f"{Path(f).name}:+{n}", line) for f, n, line in ordered),
-            as_of=as_of,
-            knowledge=load_knowledge(),
-            no_dialysis_unless_recorded=no_dialysis,
-        )
+        pid, members = group
+        order = rank.value
+        ordered = sorted(members, key=lambda m: (order.get(m[0], len(order)), m[0], m[1]))
+        lines = [(_where(f), line) for f, _, line in ordered]
+        where = lines[0][0] if lines else ""
+        try:
+            lines += _referenced(lines, medications.value)
+            review = review_lines(
+                lines,
+                as_of=as_of,
+                knowledge=load_knowledge(),
+                no_dialysis_unless_recorded=no_dialysis,
+            )
+        except Exception as exc:  # one patient never stops the audit (as embedded)
+            message = f"Patient/{pid}: {type(exc).__name__} — report it; the others were audited"
+            return [
+                ("skip", ("not audited (internal error)", where, message, f"Patient/{pid}", ""))
+            ]
         out: list[tuple[str, Any]] = [("row", f.to_row()) for f in review.findings]
         out += [
-            ("skip", (f"mapping: {p.kind}", p.where, p.message, p.resource, p.field))
+            (
+                "skip",
+                (f"mapping: {p.kind}", p.where or where, p.message, p.resource, p.field),
+            )
             for p in review.problems
         ]
         return out
@@ -238,10 +270,13 @@ def run(
     lines = _lines(spark, files)
     _statistics(lines, stats)
     scan_lines = lines if set(scan) == set(files) else _lines(spark, scan)
-    selected = select_patients(scan_lines, knowledge)
+    selection = select_patients(scan_lines, knowledge)
+    selected = selection.patients
     stats.selected_patients = len(selected)
     if selected:
         ids = spark.createDataFrame([(p,) for p in sorted(selected)], "pid string")
+        medications = spark.sparkContext.broadcast(dict(selection.medications))
+        rank = spark.sparkContext.broadcast({f: i for i, f in enumerate(files)})
         kept = lines.join(sf.broadcast(ids), on="pid", how="inner").select(
             "pid", "file", "n", "line"
         )
@@ -250,7 +285,7 @@ def run(
         out = (
             kept.rdd.map(lambda r: (r[0], (r[1], r[2], r[3])))
             .groupByKey(numPartitions=parts)
-            .flatMap(_audit_group(as_of, no_dialysis_unless_recorded))
+            .flatMap(_audit_group(as_of, no_dialysis_unless_recorded, medications, rank))
             .collect()
         )
         rows = sorted(
@@ -292,7 +327,7 @@ def _statistics(lines: DataFrame, stats: AuditStats) -> None:
 
     from cmvrx.fhir.inbound import READ_TYPES
 
-    text = sf.trim(sf.col("line"))
+    text = sf.rtrim(sf.col("line"))
     bad = ~text.startswith("{") | ~text.endswith("}") | (sf.col("type") == "")
     unread = (sf.col("type") != "") & ~sf.col("type").isin(sorted(READ_TYPES))
     row = lines.agg(

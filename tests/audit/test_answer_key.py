@@ -110,3 +110,13 @@ def test_spark_and_embedded_agree_row_for_row(embedded: Path, on_spark: Path) ->
     assert _sorted_rows(on_spark) == _sorted_rows(embedded)
     spark_summary = (on_spark / "summary.txt").read_text(encoding="utf-8")
     assert f"{PATIENTS:,}" in spark_summary or str(PATIENTS) in spark_summary
+
+
+def test_spark_and_embedded_agree_on_the_vignettes_and_bad_data(
+    export: Path, audited: tuple[Path, str], spark: Any, tmp_path: Path
+) -> None:
+    """The audit's vignette export with its bad-data corpus (tests/audit/conftest.py):
+    the same rows from both engines, as of the manifest's transactionTime."""
+    out = tmp_path / "spark-vignettes"
+    cmvrx.api.audit([export], out=out, engine="spark", master="local[2]")
+    assert _sorted_rows(out) == _sorted_rows(audited[0])

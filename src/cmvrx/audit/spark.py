@@ -36,13 +36,15 @@ from cmvrx.audit.embedded import (
     _PATIENT_REF,
     _RTYPE,
     _URN_REF,
+    NOT_MEDICATION_TYPES,
     AuditStats,
     Selection,
     _referenced,
     _select_one,
+    may_hold_medications,
     medication_key,
 )
-from cmvrx.audit.select import MED_TYPES, line_pattern
+from cmvrx.audit.select import line_pattern
 from cmvrx.errors import CmvrxError
 from cmvrx.knowledge.bundle import Knowledge
 
@@ -100,7 +102,7 @@ def input_files(paths: Sequence[str]) -> tuple[list[str], list[str]]:
         for s in discover(local).sources:
             uri = s.path.resolve().as_uri()
             files.append(uri)
-            if s.declared_type in (None, "Medication", *MED_TYPES):
+            if may_hold_medications(s):
                 scan.append(uri)
     for p in paths:
         if not _is_uri(p):
@@ -112,18 +114,13 @@ def input_files(paths: Sequence[str]) -> tuple[list[str], list[str]]:
         )
         files.append(target)
         name = target.rsplit("/", 1)[-1].split(".", 1)[0]
-        if not name or "*" in name or name in ("Medication", *MED_TYPES) or name not in _TYPES:
+        if name not in NOT_MEDICATION_TYPES:  # by the file's name, as Bulk Data names them
             scan.append(target)
     return files, scan
 
 
 def _is_uri(path: str) -> bool:
     return path.startswith(_URI) or path.startswith("file:")
-
-
-_TYPES = frozenset(
-    {"Patient", "Observation", "Condition", "Procedure", "AllergyIntolerance", "Encounter"}
-)
 
 
 def _lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:

@@ -43,6 +43,7 @@ def test_bad_data_counted_with_file_and_line(audited: tuple[Path, str]) -> None:
     with (out / "skipped.csv").open(newline="", encoding="utf-8") as fh:
         skips = list(csv.DictReader(fh))
     where = {(s["kind"], s["where"]) for s in skips}
+    assert all(int(s["count"]) >= 1 for s in skips)
     assert ("malformed line", "Bad.ndjson:1") in where
     assert ("malformed line", "Bad.ndjson:2") in where
     assert ("malformed line", "Bad.ndjson:3") in where

@@ -91,14 +91,9 @@ class Skips:
 
     def merge(self, other: Skips) -> None:
         for row in other.examples:
-            self.add(
-                row["kind"],
-                row["where"],
-                row["message"],
-                resource=row["resource"],
-                fld=row["field"],
-                count=0,
-            )
+            if self._shown[row["kind"]] < EXAMPLES_PER_KIND:
+                self._shown[row["kind"]] += 1
+                self.examples.append(row)
         self.counts.update(other.counts)
 
 

@@ -113,7 +113,7 @@ class AuditFinding:
             "current_dose": _json(self.current_dose),
             "corrected_dose": _json(self.corrected_dose),
             "rule_id": self.rule_id,
-            "citations": ";".join(self.citations),
+            "citations": ";".join(self.citations) or None,
             "data_used": json.dumps([dict(d) for d in self.data_used], ensure_ascii=False),
             "as_of": _iso(self.as_of),
             "knowledge_version": self.knowledge_version,
@@ -212,8 +212,9 @@ class _Reviewer:
         if case is None:
             missing = [p for p in self.mapped.problems if p.kind == "missing_fact"]
             what = "; ".join(f"{p.field}: {p.message}" for p in missing) or "the case"
-            for oid, drug in [*((o["id"], o["drug"]) for o in self.mapped.active_orders)]:
-                self._insufficient(oid, drug, f"{drug}: cannot be checked: record {what}")
+            for order in self.mapped.active_orders:
+                drug = order["drug"]
+                self._insufficient(order["id"], drug, f"{drug}: cannot be checked: record {what}")
             return
         events = self._therapy(case)
         check = self._check(case, events)
@@ -324,7 +325,24 @@ class _Reviewer:
         from cmvrx.fhir.course_record import therapy_events, therapy_orders
 
         orders = therapy_orders(self.items, self.mapped, self.k, self.as_of, self.extra)
-        return therapy_events(orders, lambda doc: self._phase_of(case, doc))
+        return therapy_events(
+            orders, lambda doc: self._phase_of(case, doc), lambda drugs: self._regimen(case, drugs)
+        )
+
+    def _regimen(self, case: Case, drugs: frozenset[str]) -> str | None:
+        """The regimen the guideline chooses for this patient (the plan's), when the
+        drugs that started therapy belong to it; else None (the course then takes the
+        longest minimum of the regimens with those drugs)."""
+        import cmvrx
+
+        try:
+            chosen = cmvrx.plan(case, as_of=self.as_of, knowledge=self.k).regimen.regimen_id
+        except CmvrxError:
+            return None
+        regimen = self.k.regimens.get(chosen) if chosen else None
+        if regimen is None or not drugs <= {c.drug for c in regimen.components}:
+            return None
+        return chosen
 
     def _assess(self, case: Case, events: Sequence[Event]) -> CourseAssessment | None:
         import cmvrx

@@ -9,8 +9,10 @@ no end). At each moment the set of running orders changes, an event records the 
 an empty set is ``stopped``. Therapy starts with induction (the guideline's order): the
 first set is ``induction``; a later set is ``maintenance`` when the order check reads
 every one of its orders as maintenance (``phase_of``, given by the caller), else
-induction. A request whose dates or dose cannot be read is reported as
-a problem and left out — never completed by guess.
+induction. The first event names its regimen when the caller knows it (``regimen_of``:
+the regimen the guideline chooses for the patient, when the starting drugs belong to
+it), so the course knows its minimum induction duration. A request whose dates or dose
+cannot be read is reported as a problem and left out — never completed by guess.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ ENDED = frozenset({"completed", "stopped"})
 
 #: an order document → the phase the order check reads it as ("induction", "maintenance", …)
 PhaseOf = Callable[[Mapping[str, Any]], str | None]
+#: the drugs that start therapy → the regimen id they belong to (None: not known)
+RegimenOf = Callable[[frozenset[str]], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,9 @@ def therapy_orders(
     return sorted(out, key=lambda o: (o.start, o.ref))
 
 
-def therapy_events(orders: Sequence[TherapyOrder], phase_of: PhaseOf) -> list[Event]:
+def therapy_events(
+    orders: Sequence[TherapyOrder], phase_of: PhaseOf, regimen_of: RegimenOf | None = None
+) -> list[Event]:
     """``plan_started`` at the first running set, then ``regimen_changed`` at each change
     (the phase of each order is then ``current_phases(events)``)."""
     points = sorted({o.start for o in orders} | {o.end for o in orders if o.end is not None})
@@ -95,6 +101,8 @@ def therapy_events(orders: Sequence[TherapyOrder], phase_of: PhaseOf) -> list[Ev
             continue
         previous = refs
         data = _event(at, running, phase_of, first=not events)
+        if data is not None and data["kind"] == "plan_started" and regimen_of is not None:
+            data["regimen_id"] = regimen_of(frozenset(o.doc["drug"] for o in running))
         if data is not None:
             events.append(EVENT_ADAPTER.validate_python(data))
     return events

@@ -576,3 +576,42 @@ def add_web_user(username: str, password: str, *, store: StoreRef = None) -> boo
 
     with _using(store) as s:
         return add_local_user(s, username, password)  # type: ignore[arg-type]
+def synthesize_cohort(
+    out: str | Path,
+    *,
+    patients: int,
+    seed: int,
+    treated_share: float = 0.05,
+    planted_share: float = 0.4,
+    transaction_time: datetime | None = None,
+    knowledge: Knowledge | None = None,
+    progress: Any = None,
+) -> Any:
+    """Write a synthetic FHIR Bulk Data export (NDJSON per type, ``manifest.json``,
+    ``answer-key.csv`` of the planted problems) to ``out``; a ``CohortSummary``.
+    Deterministic by ``seed``; correct orders carry the label doses of this knowledge."""
+    from cmvrx.synth.writer import write_cohort
+
+    if transaction_time is not None:
+        _require_aware(transaction_time)
+    if patients < 0:
+        raise InputError("the number of patients must be ≥ 0", field="patients")
+    for name, share in (("treated_share", treated_share), ("planted_share", planted_share)):
+        if not 0 <= share <= 1:
+            raise InputError(f"{name} must lie between 0 and 1", field=name)
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{str(out)!r} is a file, not a folder", field="out")
+    try:
+        return write_cohort(
+            target,
+            patients=patients,
+            seed=seed,
+            knowledge=knowledge or load_knowledge(),
+            treated_share=treated_share,
+            planted_share=planted_share,
+            as_of=transaction_time,
+            progress=progress,
+        )
+    except OSError as exc:
+        raise InputError(f"cannot write the export: {exc.strerror or exc}", field="out") from exc

@@ -20,6 +20,7 @@ import typer
 from cmvrx import api
 from cmvrx.cli import audit as audit_cli
 from cmvrx.cli import order as order_cli
+from cmvrx.cli import synth as synth_cli
 from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
 from cmvrx.cli.serve import serve
@@ -57,6 +58,7 @@ app.add_typer(course_app, name="course")
 app.add_typer(user_app, name="user")
 app.command("check-order", epilog=order_cli.EPILOG)(order_cli.check_order)
 app.command("audit", epilog=audit_cli.EPILOG)(audit_cli.audit)
+app.command("synth", epilog=synth_cli.EPILOG)(synth_cli.synth)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -576,6 +576,8 @@ def add_web_user(username: str, password: str, *, store: StoreRef = None) -> boo
 
     with _using(store) as s:
         return add_local_user(s, username, password)  # type: ignore[arg-type]
+
+
 def synthesize_cohort(
     out: str | Path,
     *,

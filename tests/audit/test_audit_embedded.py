@@ -139,3 +139,17 @@ def test_declared_types_decide_what_is_scanned() -> None:
     assert not embedded.may_hold_medications(Source(Path("O.ndjson"), "Observation"))
     assert embedded.may_hold_medications(Source(Path("M.ndjson"), "MedicationRequest"))
     assert embedded.may_hold_medications(Source(Path("x.ndjson"), None))
+
+
+def test_file_uris_are_local_paths(tmp_path: Path) -> None:
+    """``cmvrx audit file:///path`` without ``--as-of`` takes the manifest's time."""
+    from cmvrx.audit.runner import resolve_as_of
+
+    resources, as_of, _ = load(VIGNETTES[0])
+    write_export(tmp_path / "my export", [("p-", resources)], as_of)
+    uri = (tmp_path / "my export").as_uri()
+    assert resolve_as_of(None, [uri]) == (as_of, "manifest transactionTime")
+    assert discover([uri]).sources == discover([tmp_path / "my export"]).sources
+    assert discover(["file:" + str(tmp_path / "my export")]).transaction_time == as_of
+    with pytest.raises(InputError, match="another host"):
+        discover(["file://elsewhere/x"])

@@ -139,3 +139,52 @@ def test_declared_types_decide_what_is_scanned() -> None:
     assert not embedded.may_hold_medications(Source(Path("O.ndjson"), "Observation"))
     assert embedded.may_hold_medications(Source(Path("M.ndjson"), "MedicationRequest"))
     assert embedded.may_hold_medications(Source(Path("x.ndjson"), None))
+
+
+def test_file_uris_are_local_paths(tmp_path: Path) -> None:
+    """``cmvrx audit file:///path`` without ``--as-of`` takes the manifest's time."""
+    from cmvrx.audit.runner import resolve_as_of
+
+    resources, as_of, _ = load(VIGNETTES[0])
+    write_export(tmp_path / "my export", [("p-", resources)], as_of)
+    uri = (tmp_path / "my export").as_uri()
+    assert resolve_as_of(None, [uri]) == (as_of, "manifest transactionTime")
+    assert discover([uri]).sources == discover([tmp_path / "my export"]).sources
+    assert discover(["file:" + str(tmp_path / "my export")]).transaction_time == as_of
+    with pytest.raises(InputError, match="another host"):
+        discover(["file://elsewhere/x"])
+
+
+def test_patient_index_in_buckets_counts_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The patient index spilled to many buckets (as for a large export) counts the same
+    patients and reports the same missing ones, at their first reference, in file order."""
+    resources, _, _ = load(WRONG)
+    records = [(f"x{i:03d}-", resources) for i in range(40)]
+    write_export(tmp_path, records, AS_OF)
+    orphans = [
+        {
+            "resourceType": "Observation",
+            "id": f"o{i}",
+            "subject": {"reference": f"Patient/gone{i % 7}"},
+        }
+        for i in range(30)
+    ]
+    (tmp_path / "Orphans.ndjson").write_text("".join(json.dumps(o) + "\n" for o in orphans))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["output"].append({"type": "Observation", "url": "Orphans.ndjson"})
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+
+    def missing(stats: embedded.AuditStats) -> list[tuple[str, str]]:
+        rows = stats.skips.examples
+        return [(r["where"], r["resource"]) for r in rows if r["kind"] == "missing patient"]
+
+    _, one = _audit(tmp_path, workers=1)
+    monkeypatch.setattr(embedded, "INDEX_BUCKET_BYTES", 256)
+    assert embedded.index_buckets(discover([tmp_path]).total_bytes) > 8
+    _, many = _audit(tmp_path, workers=1)
+    assert one.patients == many.patients == 40
+    assert missing(one) == missing(many)
+    assert missing(one) == [(f"Orphans.ndjson:{i + 1}", f"Patient/gone{i}") for i in range(7)]
+    assert one.skips.counts == many.skips.counts

@@ -290,8 +290,7 @@ def gather(
     wanted = pl.Series("pid", sorted(selected), dtype=pl.String)
     paths = [folder / f"part-{i:04d}.txt" for i in range(parts)]
     handles = [p.open("w", encoding="utf-8") for p in paths]
-    patients: list[pl.DataFrame] = []
-    referenced: list[pl.DataFrame] = []
+    index = PatientIndex(folder, buckets=index_buckets(stats.bytes))
     done = 0
     try:
         for source in sources:
@@ -299,27 +298,94 @@ def gather(
                 frame = _frame(pl, lines, first)
                 stats.lines += frame.height
                 _count_bad(pl, frame, source, READ_TYPES, stats.skips)
-                patients.append(
-                    frame.filter(pl.col("type") == "Patient").select(pl.col("pid").unique())
-                )
-                referenced.append(
-                    frame.filter((pl.col("type") != "Patient") & pl.col("pid").is_not_null())
-                    .group_by("pid")
-                    .agg(pl.col("n").min())
-                    .with_columns(pl.lit(source.name).alias("file"))
-                )
+                index.add(pl, frame, source.name)
                 _spill(pl, frame, wanted, parts, source.name, handles)
                 done += sum(len(x) + 1 for x in lines)
                 if progress:
                     progress("read", done, stats.bytes)
-                if len(referenced) > 64:
-                    patients = [pl.concat(patients).unique()]
-                    referenced = [_first_refs(pl, referenced)]
     finally:
         for h in handles:
             h.close()
-    _missing_patients(pl, patients, referenced, stats)
+        index.close()
+    index.missing_patients(pl, stats)
     return paths
+
+
+INDEX_BUCKET_BYTES = 64 * 1024 * 1024  # of export per bucket of the patient index
+MAX_INDEX_BUCKETS = 128
+
+
+def index_buckets(export_bytes: int) -> int:
+    """Buckets of the patient index: one per ~``INDEX_BUCKET_BYTES`` of export, so the
+    ids held at once stay about the same however large the export."""
+    return max(1, min(MAX_INDEX_BUCKETS, math.ceil(export_bytes / INDEX_BUCKET_BYTES)))
+
+
+class PatientIndex:
+    """The Patient ids an export holds and the patients its other lines reference (first
+    file:line each), spilled to disk by a hash of the patient id so that counting the
+    patients and finding the missing ones holds one bucket at a time — memory stays
+    flat as the cohort grows."""
+
+    def __init__(self, folder: Path, buckets: int) -> None:
+        self.buckets = buckets
+        self.patient_paths = [folder / f"patients-{i:04d}.csv" for i in range(buckets)]
+        self.ref_paths = [folder / f"refs-{i:04d}.csv" for i in range(buckets)]
+        self._patients = [p.open("wb") for p in self.patient_paths]
+        self._refs = [p.open("wb") for p in self.ref_paths]
+
+    def add(self, pl: Any, frame: Any, name: str) -> None:
+        """One block's Patient ids and (patient, first line, file) references."""
+        bucket = (pl.col("pid").hash(seed=0) % self.buckets).alias("bucket")
+        own = frame.filter(pl.col("type") == "Patient").select(pl.col("pid").unique())
+        refs = (
+            frame.filter((pl.col("type") != "Patient") & pl.col("pid").is_not_null())
+            .group_by("pid")
+            .agg(pl.col("n").min())
+            .with_columns(pl.lit(name).alias("file"))
+        )
+        for data, handles in ((own, self._patients), (refs, self._refs)):
+            if data.height == 0:
+                continue
+            for (b,), part in (
+                data.with_columns(bucket)
+                .partition_by("bucket", as_dict=True, include_key=False)
+                .items()
+            ):
+                part.write_csv(handles[b], include_header=False, separator=_SEP)
+
+    def close(self) -> None:
+        for h in (*self._patients, *self._refs):
+            h.close()
+
+    def missing_patients(self, pl: Any, stats: AuditStats) -> None:
+        """Count the patients (``stats.patients``) and report each referenced patient
+        missing from the export at its first reference (file order, then line)."""
+        stats.patients = 0
+        missing = []
+        for own_path, ref_path in zip(self.patient_paths, self.ref_paths, strict=True):
+            known = _read(pl, own_path, {"pid": pl.String}).unique()
+            stats.patients += known.height
+            refs = _read(pl, ref_path, {"pid": pl.String, "n": pl.Int64, "file": pl.String})
+            if refs.height:
+                missing.append(_first_refs(pl, [refs]).join(known, on="pid", how="anti"))
+        if not missing:
+            return
+        for pid, n, name in (
+            pl.concat(missing).sort("file", "n").select("pid", "n", "file").iter_rows()
+        ):
+            stats.skips.add(
+                "missing patient",
+                f"{name}:{n}",
+                f"Patient/{pid} is referenced but not in the export",
+                resource=f"Patient/{pid}",
+            )
+
+
+def _read(pl: Any, path: Path, schema: dict[str, Any]) -> Any:
+    if path.stat().st_size == 0:
+        return pl.DataFrame(schema=schema)
+    return pl.read_csv(path, has_header=False, separator=_SEP, schema=schema)
 
 
 def _frame(pl: Any, lines: list[str], first: int) -> Any:
@@ -397,24 +463,6 @@ def _spill(pl: Any, frame: Any, wanted: Any, parts: int, name: str, handles: Seq
 
 def _first_refs(pl: Any, frames: list[Any]) -> Any:
     return pl.concat(frames).sort("file", "n").unique("pid", keep="first")
-
-
-def _missing_patients(
-    pl: Any, patients: list[Any], referenced: list[Any], stats: AuditStats
-) -> None:
-    known = pl.concat(patients).unique() if patients else pl.DataFrame({"pid": []})
-    stats.patients = known.height
-    if not referenced:
-        return
-    refs = _first_refs(pl, referenced)
-    missing = refs.join(known, on="pid", how="anti").sort("file", "n")
-    for pid, n, name in missing.select("pid", "n", "file").iter_rows():
-        stats.skips.add(
-            "missing patient",
-            f"{name}:{n}",
-            f"Patient/{pid} is referenced but not in the export",
-            resource=f"Patient/{pid}",
-        )
 
 
 # --- 3. audit ---------------------------------------------------------------------------

@@ -55,6 +55,9 @@ def review_lines(
         except (ValueError, RecursionError) as exc:
             problems.append(Problem("malformed", "", "", f"not JSON: {exc}", where))
             continue
+        if where and _plain_resource(data):
+            items.append(Item(dict(data), where))  # what ``collect`` makes of it, directly
+            continue
         got, bad = collect(data, where)
         items += got
         problems += bad
@@ -65,3 +68,12 @@ def review_lines(
         problems=problems,
         no_dialysis_unless_recorded=no_dialysis_unless_recorded,
     )
+
+
+def _plain_resource(data: object) -> bool:
+    """One resource with a resourceType and a string id (or none): ``collect`` would make
+    exactly one ``Item`` of it and report nothing (an NDJSON line is one resource)."""
+    if type(data) is not dict:
+        return False
+    kind, rid = data.get("resourceType"), data.get("id")
+    return type(kind) is str and kind not in ("", "Bundle") and (rid is None or type(rid) is str)

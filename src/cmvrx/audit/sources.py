@@ -41,11 +41,12 @@ class Export:
 
 
 def discover(paths: Sequence[str | Path]) -> Export:
-    """The NDJSON files of ``paths`` (files or folders); the manifest's time if one is found."""
+    """The NDJSON files of ``paths`` (files, folders or ``file:`` URIs of either); the
+    manifest's time if one is found."""
     sources: list[Source] = []
     when: datetime | None = None
     for raw in paths:
-        path = Path(raw)
+        path = local_path(raw)
         if path.is_dir():
             manifest = path / "manifest.json"
             if manifest.is_file():
@@ -67,6 +68,16 @@ def discover(paths: Sequence[str | Path]) -> Export:
         raise InputError("no NDJSON file found in the paths given", field="PATH")
     unique = {s.path.resolve(): s for s in sources}
     return Export(tuple(unique.values()), when)
+
+
+def local_path(raw: str | Path) -> Path:
+    """A path, or the local path a ``file:`` URI names (``file:///x``, ``file:/x``)."""
+    if isinstance(raw, str) and raw.startswith("file:"):
+        parsed = urlparse(raw)
+        if parsed.netloc not in ("", "localhost"):
+            raise InputError(f"{raw!r}: a file: URI on another host", field="PATH")
+        return Path(unquote(parsed.path))
+    return Path(raw)
 
 
 def _from_manifest(path: Path) -> tuple[list[Source], datetime | None]:

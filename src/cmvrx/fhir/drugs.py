@@ -21,6 +21,7 @@ from cmvrx.knowledge.terminology import (
 )
 
 _SYSTEMS = {SYSTEM_URI["rxnorm"]: "rxnorm", SYSTEM_URI["atc"]: "atc"}
+_TEXTS_KEPT = 4096  # distinct medication texts remembered per matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,24 @@ class DrugMatcher:
             for i in terminology.ingredient
             for name in i.names
         ]
+        self._texts: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def _named_in(self, text: str) -> tuple[tuple[str, str], ...]:
+        """(ingredient id, route) of every ingredient name in ``text``, in the order of
+        ``names``. A text is searched once per matcher (an audit sees the same few
+        medication texts on every patient); the memory is bounded."""
+        found = self._texts.get(text)
+        if found is None:
+            low = text.lower()
+            found = tuple(
+                (known.id, f"text:{name!r}")
+                for pattern, name, known in self.names
+                if pattern.search(low)
+            )
+            if len(self._texts) >= _TEXTS_KEPT:
+                self._texts.clear()
+            self._texts[text] = found
+        return found
 
     def match(
         self, concept: object, ref: str, where: str, problems: list[Problem], matched: list[Match]
@@ -59,10 +78,8 @@ class DrugMatcher:
             target.setdefault(binding.ingredient, route)
         by_text: dict[str, str] = {}
         for text in texts(concept):
-            low = text.lower()
-            for pattern, name, known in self.names:
-                if pattern.search(low):
-                    by_text.setdefault(known.id, f"text:{name!r}")
+            for ingredient, route in self._named_in(text):
+                by_text.setdefault(ingredient, route)
 
         def report(kind: str, message: str) -> None:
             problems.append(Problem(kind, ref, "medication", message, where))  # type: ignore[arg-type]

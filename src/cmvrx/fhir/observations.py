@@ -306,6 +306,8 @@ def _is_known_unit(unit: str) -> bool:
 
 
 def _replace(base: Reading, **changes: Any) -> Reading:
-    from dataclasses import replace
-
-    return replace(base, **changes)
+    """``base`` (analyte, time, ref, where, code and specimen set; the rest unset) with the
+    value fields ``changes`` — what ``dataclasses.replace`` gives, built directly."""
+    return Reading(
+        base.analyte, base.at, base.ref, base.where, base.code, specimen=base.specimen, **changes
+    )

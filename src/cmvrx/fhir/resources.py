@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cmvrx.fhir.problems import Problem
@@ -20,18 +20,20 @@ _MAX_DEPTH = 8
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One resource and where it came from (``""``, or ``file:line`` for NDJSON)."""
+    """One resource and where it came from (``""``, or ``file:line`` for NDJSON).
+
+    ``type`` and ``ref`` are read once, when the item is made (the mapping asks for them
+    many times per resource); the resource is not changed afterwards."""
 
     resource: Resource
     where: str = ""
+    type: str = field(init=False, repr=False, compare=False)
+    ref: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def type(self) -> str:
-        return str(self.resource.get("resourceType", ""))
-
-    @property
-    def ref(self) -> str:
-        return f"{self.type}/{self.resource.get('id', '')}"
+    def __post_init__(self) -> None:
+        kind = str(self.resource.get("resourceType", ""))
+        object.__setattr__(self, "type", kind)
+        object.__setattr__(self, "ref", f"{kind}/{self.resource.get('id', '')}")
 
 
 def collect(source: object, where: str = "") -> tuple[list[Item], list[Problem]]:

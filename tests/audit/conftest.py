@@ -44,7 +44,9 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
 def expected() -> set[tuple[str, str, str]]:
+    """The (patient_id, order_id, kind) set the exported vignettes and bad data must give."""
     out = set(BAD_EXPECT)
     for path in VIGNETTES:
         _, _, expect = load(path)

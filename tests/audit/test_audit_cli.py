@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from cmvrx.audit.columns import FINDING_COLUMNS
 from cmvrx.cli.main import app
 from cmvrx.model.plan import DISCLAIMER
-from conftest import expected
 
 runner = CliRunner()
 
@@ -24,10 +23,12 @@ def _rows(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_findings_are_the_answer(audited: tuple[Path, str]) -> None:
+def test_findings_are_the_answer(
+    audited: tuple[Path, str], expected: set[tuple[str, str, str]]
+) -> None:
     out, _ = audited
     found = {(r["patient_id"], r["order_id"], r["kind"]) for r in _rows(out)}
-    assert found == expected()
+    assert found == expected
 
 
 def test_no_dose_without_a_correction(audited: tuple[Path, str]) -> None:

@@ -13,13 +13,16 @@ from __future__ import annotations
 from cmvrx.errors import ImplausibleValueError
 from cmvrx.knowledge.bundle import Knowledge
 
+#: The two limits every size check reads (``Knowledge.numbers_of`` key).
+_AGES = ("numbers", "plausible_bmi_min_age", "pediatric_age_limit")
+
 
 def check_body_size(
     k: Knowledge, *, age_years: float, weight_kg: float, height_cm: float | None
 ) -> None:
     """Raise ``ImplausibleValueError`` (field ``patient.weight``) for an impossible size."""
-    bmi_age = k.number("plausible_bmi_min_age")
-    if age_years >= k.number("pediatric_age_limit"):
+    bmi_age, adult_age = k.numbers_of(_AGES)
+    if age_years >= adult_age:
         minimum = k.number("plausible_adult_min_weight")
         if weight_kg < minimum:
             raise ImplausibleValueError(
@@ -53,9 +56,9 @@ def body_size_parameters(
 ) -> tuple[str, ...]:
     """The NOT CONFIRMED limits ``check_body_size`` applied to this patient (for the plan's
     list of NOT CONFIRMED values used)."""
-    bmi_age = k.number("plausible_bmi_min_age")
+    bmi_age, adult_age = k.numbers_of(_AGES)
     names: list[str] = ["plausible_bmi_min_age"]
-    if age_years >= k.number("pediatric_age_limit"):
+    if age_years >= adult_age:
         names.append("plausible_adult_min_weight")
     elif age_years < bmi_age:
         names.append("plausible_young_child_max_weight")

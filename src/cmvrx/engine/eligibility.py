@@ -89,6 +89,7 @@ def cidofovir_checks(
 ) -> tuple[Problem, ...]:
     """Every reason cidofovir cannot be started (label: SCr ≤ 1.5 mg/dL, CrCl > 55 mL/min,
     urine protein < 100 mg/dL (< 2+), each within 48 h; no probenecid/sulfa allergy)."""
+    c = k.derived(("cidofovir_limits",), _cidofovir_limits)
     problems = []
     if f.case.intolerance.cidofovir:
         problems.append(Problem("cidofovir intolerance"))
@@ -96,32 +97,54 @@ def cidofovir_checks(
         problems.append(Problem("probenecid/sulfa hypersensitivity (probenecid is mandatory)"))
     if "cidofovir" in resistant_to:
         problems.append(Problem("resistance"))
+    crcl = r.creatinine_clearance_ml_min
     if r.dialysis != "none":
+        # no clearance on dialysis (the renal section says why): refused here
         problems.append(Problem("dialysis (CrCl ≤ 55 mL/min)"))
-    crcl_limit = k.derived(("cidofovir_crcl_limit",), _cidofovir_crcl_limit)
-    if r.dialysis != "none":
-        pass  # no clearance on dialysis (the renal section says why); refused above
-    elif r.creatinine_clearance_ml_min is None:
+    elif crcl is None:
         problems.append(_no_crcl(f, r))
-    elif r.creatinine_clearance_ml_min <= crcl_limit:
-        problems.append(
-            Problem(f"CrCl {r.creatinine_clearance_ml_min:.0f} ≤ {crcl_limit:g} mL/min")
-        )
-    scr_limit = k.number("cidofovir_max_serum_creatinine")
-    if r.serum_creatinine_mg_dl is not None and r.serum_creatinine_mg_dl > scr_limit:
-        problems.append(Problem(f"SCr {r.serum_creatinine_mg_dl:g} > {scr_limit:g} mg/dL"))
+    elif crcl <= c.crcl:
+        problems.append(Problem(f"CrCl {crcl:.0f} ≤ {c.crcl:g} mL/min"))
+    scr = r.serum_creatinine_mg_dl
+    if scr is not None and scr > c.scr:
+        problems.append(Problem(f"SCr {scr:g} > {c.scr:g} mg/dL"))
     # Boxed warning: SCr (not only urine protein) within 48 h before each dose; the general
     # 72 h creatinine freshness limit is not enough for cidofovir (S-CDV-GLOBALRPH).
-    lab_age = k.number("cidofovir_lab_max_age_hours")
-    if f.creatinine is None or f.creatinine.age_hours > lab_age:
-        problems.append(
-            Problem(
-                f"serum creatinine within {lab_age:g} h: measure it",
-                measure=f"serum creatinine (within {lab_age:g} h)",
-            )
-        )
-    problems.extend(_urine_protein_problems(f, k))
+    if f.creatinine is None or f.creatinine.age_hours > c.lab_age:
+        problems.append(c.measure_scr)
+    problems.extend(_urine_protein_problems(f, c))
     return tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class _CidofovirLimits:
+    """cidofovir's label limits and its fixed "measure it" problems, built once per
+    knowledge (the texts name knowledge numbers only)."""
+
+    crcl: float
+    scr: float
+    lab_age: float
+    urine_protein: float
+    measure_scr: Problem
+    measure_urine_protein: Problem
+
+
+def _cidofovir_limits(k: Knowledge) -> _CidofovirLimits:
+    lab_age = k.number("cidofovir_lab_max_age_hours")
+    return _CidofovirLimits(
+        crcl=_cidofovir_crcl_limit(k),
+        scr=k.number("cidofovir_max_serum_creatinine"),
+        lab_age=lab_age,
+        urine_protein=k.number("cidofovir_max_urine_protein"),
+        measure_scr=Problem(
+            f"serum creatinine within {lab_age:g} h: measure it",
+            measure=f"serum creatinine (within {lab_age:g} h)",
+        ),
+        measure_urine_protein=Problem(
+            f"urine protein within {lab_age:g} h: measure it",
+            measure=f"urine protein (within {lab_age:g} h)",
+        ),
+    )
 
 
 def _no_crcl(f: Facts, r: RenalFunction) -> Problem:
@@ -140,18 +163,11 @@ def _cidofovir_crcl_limit(k: Knowledge) -> float:
     return min(b.lower for b in k.schedules["cidofovir.induction"].band if b.recommended)
 
 
-def _urine_protein_problems(f: Facts, k: Knowledge) -> list[Problem]:
-    limit = k.number("cidofovir_max_urine_protein")
-    lab_age = k.number("cidofovir_lab_max_age_hours")
+def _urine_protein_problems(f: Facts, c: _CidofovirLimits) -> list[Problem]:
     if not f.urine_protein_fresh:
-        return [
-            Problem(
-                f"urine protein within {lab_age:g} h: measure it",
-                measure=f"urine protein (within {lab_age:g} h)",
-            )
-        ]
-    if f.urine_protein_mg_dl is not None and f.urine_protein_mg_dl >= limit:
-        return [Problem(f"urine protein {f.urine_protein_mg_dl:g} ≥ {limit:g} mg/dL")]
+        return [c.measure_urine_protein]
+    if f.urine_protein_mg_dl is not None and f.urine_protein_mg_dl >= c.urine_protein:
+        return [Problem(f"urine protein {f.urine_protein_mg_dl:g} ≥ {c.urine_protein:g} mg/dL")]
     if f.urine_dipstick in ("2+", "3+", "4+"):
         return [Problem(f"urine protein {f.urine_dipstick} (≥ 2+)")]
     return []

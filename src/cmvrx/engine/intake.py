@@ -62,6 +62,13 @@ class Facts:
     blood_count_limit_hours: float | None = None
 
 
+#: The freshness limits and the HD contradiction limit (``Knowledge.numbers_of`` key).
+_LIMITS = (
+    "numbers",
+    "creatinine_max_age_hours",
+    "blood_count_max_age_hours",
+    "hemodialysis_contradiction_crcl",
+)
 _new_reading = tuple.__new__  # Reading(...) without the named tuple's Python __new__
 
 
@@ -126,8 +133,9 @@ def read_facts(
         raise ImplausibleValueError("weight must be above zero", field="patient.weight")
     height = _quantity(k, p.height, "length", "patient.height") if p.height else None
     check_body_size(k, age_years=age, weight_kg=weight, height_cm=height)
-    scr_age = creatinine_max_age_hours or k.number("creatinine_max_age_hours")
-    cbc_age = blood_count_max_age_hours or k.number("blood_count_max_age_hours")
+    scr_limit, cbc_limit, hd_crcl = k.numbers_of(_LIMITS)
+    scr_age = creatinine_max_age_hours or scr_limit
+    cbc_age = blood_count_max_age_hours or cbc_limit
     long_ago = 24.0 * 365 * 200  # electrolytes/CD4: freshness judged by the course module
 
     r = case.renal
@@ -144,7 +152,7 @@ def read_facts(
         as_of,
         scr_age,
     )
-    _check_dialysis(k, r.dialysis.value, measured)
+    _check_dialysis(hd_crcl, r.dialysis.value, measured)
     counts, lytes = case.blood_counts, case.electrolytes
     protein_mg_dl, dipstick, protein_fresh = _urine_protein(k, case, as_of)
     baseline = (
@@ -194,8 +202,8 @@ def read_facts(
     )
 
 
-def _check_dialysis(k: Knowledge, dialysis: str, measured: Reading | None) -> None:
-    limit = k.number("hemodialysis_contradiction_crcl")
+def _check_dialysis(limit: float, dialysis: str, measured: Reading | None) -> None:
+    """``limit``: the knowledge's hemodialysis_contradiction_crcl."""
     if dialysis == "intermittent_hemodialysis" and measured is not None and measured.value >= limit:
         raise ContradictoryInputError(
             f"intermittent hemodialysis with a measured CrCl of {measured.value:g} mL/min "

@@ -83,8 +83,8 @@ def make_plan(case: Case, k: Knowledge, as_of: datetime) -> p.Plan:
 
 def situation(facts: Facts, k: Knowledge) -> Situation:
     """Everything the rules need to know about the patient, before a regimen is chosen."""
-    renal = renal_fn.assess(facts, k)
     pediatric = renal_fn.is_pediatric(facts, k)
+    renal = renal_fn.assess(facts, k, pediatric)
     resistant_to = resistant_drugs(facts.case.resistance_mutations, k)
     column = column_of(facts.case, pediatric, "foscarnet", "induction")
     return Situation(
@@ -128,15 +128,23 @@ def choose_rule(s: Situation) -> RegimenRule:
     raise ValueError("no regimen rule matched")  # unreachable: CNS and non-CNS both covered
 
 
+_COUNT_LIMITS = (
+    "numbers",
+    "ganciclovir_min_anc",
+    "ganciclovir_min_platelets",
+    "ganciclovir_min_hemoglobin",
+)
+
+
 def _cytopenias(f: Facts, k: Knowledge) -> tuple[str, ...]:
+    anc, platelets, hemoglobin = k.numbers_of(_COUNT_LIMITS)
     checks = (
-        ("ANC", f.anc, "ganciclovir_min_anc", "cells/µL"),
-        ("platelets", f.platelets, "ganciclovir_min_platelets", "cells/µL"),
-        ("hemoglobin", f.hemoglobin, "ganciclovir_min_hemoglobin", "g/dL"),
+        ("ANC", f.anc, anc, "cells/µL"),
+        ("platelets", f.platelets, platelets, "cells/µL"),
+        ("hemoglobin", f.hemoglobin, hemoglobin, "g/dL"),
     )
     out = []
-    for name, reading, param, unit in checks:
-        limit = k.number(param)
+    for name, reading, limit, unit in checks:
         if reading is not None and reading.value < limit:
             out.append(f"{name} {reading.value:g} {unit} < {limit:g}")
     return tuple(out)

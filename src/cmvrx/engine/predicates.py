@@ -151,18 +151,26 @@ def low_electrolytes(s: Situation) -> tuple[str, ...]:
     return tuple(name for name, r, p in checks if r is not None and r.value < k.number(p))
 
 
+_LOW_LIMITS = (
+    "numbers",
+    "foscarnet_low_potassium",
+    "foscarnet_low_magnesium",
+    "foscarnet_low_ionized_calcium",
+    "foscarnet_low_phosphate",
+)
+
+
 def _electrolyte_low(s: Situation) -> bool:
-    """``bool(low_electrolytes(s))``, stopping at the first low value."""
-    f, k = s.facts, s.knowledge
-    for r, limit in (
-        (f.potassium, "foscarnet_low_potassium"),
-        (f.magnesium, "foscarnet_low_magnesium"),
-        (f.ionized_calcium, "foscarnet_low_ionized_calcium"),
-        (f.phosphate, "foscarnet_low_phosphate"),
-    ):
-        if r is not None and r.value < k.number(limit):
-            return True
-    return False
+    """``bool(low_electrolytes(s))``, stopping at the first low value (the four limits
+    read with one lookup)."""
+    f = s.facts
+    k_low, mg_low, ca_low, p_low = s.knowledge.numbers_of(_LOW_LIMITS)
+    return (
+        (f.potassium is not None and f.potassium.value < k_low)
+        or (f.magnesium is not None and f.magnesium.value < mg_low)
+        or (f.ionized_calcium is not None and f.ionized_calcium.value < ca_low)
+        or (f.phosphate is not None and f.phosphate.value < p_low)
+    )
 
 
 def missing_electrolytes(s: Situation) -> tuple[str, ...]:

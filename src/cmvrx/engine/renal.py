@@ -27,6 +27,7 @@ from cmvrx.units import CM_PER_INCH
 # exactly on a label band edge (e.g. CrCl 25 mL/min) is not moved across the edge by
 # floating-point error (24.999999999999996 would fall into the lower band).
 _CLEARANCE_DECIMALS = 9
+_CG = ("numbers", "cockcroft_gault_age_constant", "cockcroft_gault_denominator")
 
 
 def clean(value: float) -> float:
@@ -56,9 +57,8 @@ def foscarnet_clearance_per_kg(
 def _clearance_per_kg(
     k: Knowledge, *, age_years: float, creatinine_mg_dl: float, sex: str
 ) -> float:
-    value = (k.number("cockcroft_gault_age_constant") - age_years) / (
-        k.number("cockcroft_gault_denominator") * creatinine_mg_dl
-    )
+    age_constant, denominator = k.numbers_of(_CG)
+    value = (age_constant - age_years) / (denominator * creatinine_mg_dl)
     if sex == "female":
         value *= k.number("cockcroft_gault_female_factor")
     return max(value, 0.0)
@@ -110,16 +110,19 @@ def ideal_body_weight(k: Knowledge, *, height_cm: float, sex: str) -> float:
     return base + k.number("ideal_body_weight_kg_per_inch") * inches_over
 
 
-def dosing_weight(facts: Facts, k: Knowledge) -> tuple[float, float | None, bool]:
+def dosing_weight(
+    facts: Facts, k: Knowledge, pediatric: bool | None = None
+) -> tuple[float, float | None, bool]:
     """(weight used, ideal weight or None, obese?) for the case's weight basis.
 
     Devine ideal / adjusted body weight and the obesity flag are adult formulas: a child
     gets actual weight, no ideal weight and no obesity flag, and a case asking for an
     ideal or adjusted basis for a child is refused (no source applies them to children).
     An ideal weight that is not above zero (an adult far below the formula's height
-    range) is not shown and cannot be a dosing basis."""
+    range) is not shown and cannot be a dosing basis. ``pediatric``: ``is_pediatric``
+    when the caller has it already."""
     basis = facts.case.weight_basis
-    if is_pediatric(facts, k):
+    if is_pediatric(facts, k) if pediatric is None else pediatric:
         if basis != "actual":
             raise InputError(
                 f"{basis} body weight is an adult formula (Devine) and is not applied to "
@@ -165,10 +168,12 @@ def is_pediatric(facts: Facts, k: Knowledge) -> bool:
     return facts.age_years < k.number("pediatric_age_limit")
 
 
-def assess(facts: Facts, k: Knowledge) -> RenalFunction:
-    """Renal function for every label measure this patient may need."""
-    weight, ibw, obese = dosing_weight(facts, k)
-    pediatric = is_pediatric(facts, k)
+def assess(facts: Facts, k: Knowledge, pediatric: bool | None = None) -> RenalFunction:
+    """Renal function for every label measure this patient may need (``pediatric``:
+    ``is_pediatric`` when the caller has it already; each value is computed once)."""
+    if pediatric is None:
+        pediatric = is_pediatric(facts, k)
+    weight, ibw, obese = dosing_weight(facts, k, pediatric)
     dialysis = facts.case.renal.dialysis.value
     scr = facts.creatinine
     fresh_scr = scr.value if scr is not None and scr.fresh else None
@@ -182,17 +187,13 @@ def assess(facts: Facts, k: Knowledge) -> RenalFunction:
         crcl, method = measured.value, "measured (timed urine)"
         per_kg, per_kg_method = clean(measured.value / weight), f"measured CrCl ÷ {weight:.1f} kg"
     elif fresh_scr is not None and not pediatric:
-        crcl = cockcroft_gault(
-            k,
-            age_years=facts.age_years,
-            weight_kg=weight,
-            creatinine_mg_dl=fresh_scr,
-            sex=facts.sex,
-        )
-        method = f"Cockcroft–Gault, {facts.case.weight_basis} weight {weight:.1f} kg"
-        per_kg = foscarnet_clearance_per_kg(
+        # cockcroft_gault and foscarnet_clearance_per_kg share the per-kg value: once here
+        raw = _clearance_per_kg(
             k, age_years=facts.age_years, creatinine_mg_dl=fresh_scr, sex=facts.sex
         )
+        crcl = clean(weight * raw)
+        method = f"Cockcroft–Gault, {facts.case.weight_basis} weight {weight:.1f} kg"
+        per_kg = clean(raw)
         per_kg_method = "foscarnet label modified Cockcroft–Gault (weight cancels)"
     egfr = bsa = None
     if pediatric and facts.height_cm is not None:
@@ -215,19 +216,18 @@ def assess(facts: Facts, k: Knowledge) -> RenalFunction:
         obese=obese,
         egfr_bedside_schwartz=egfr,
         bsa_m2=bsa,
-        insufficient=_insufficient(facts, k),
+        insufficient=_insufficient(facts, k, dialysis, pediatric),
     )
 
 
-def _insufficient(facts: Facts, k: Knowledge) -> str | None:
+def _insufficient(facts: Facts, k: Knowledge, dialysis: str, pediatric: bool) -> str | None:
     """What must be measured before any renal dose, or None if renal data suffice."""
-    if facts.case.renal.dialysis.value != "none":
+    if dialysis != "none":
         return None
     measured = facts.measured_clearance
     if measured is not None and measured.fresh:
         return None
     scr = facts.creatinine
-    limit = k.number("creatinine_max_age_hours")
     if scr is None:
         return "serum creatinine (none recorded)"
     if not scr.fresh:
@@ -236,10 +236,11 @@ def _insufficient(facts: Facts, k: Knowledge) -> str | None:
                 f"serum creatinine (last value is {scr.age_hours:.0f} h old; limit "
                 f"{facts.creatinine_limit_hours:g} h, the creatinine monitoring cadence)"
             )
+        limit = k.number("creatinine_max_age_hours")
         return (
             f"serum creatinine (last value is {scr.age_hours:.0f} h old; "
             f"limit {limit:g} h, NOT CONFIRMED, configurable)"
         )
-    if is_pediatric(facts, k) and facts.height_cm is None:
+    if pediatric and facts.height_cm is None:
         return "height (children's renal function uses bedside Schwartz)"
     return None

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,3 +19,23 @@ def data_copy(tmp_path: Path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(Path(str(loader.bundled_data())), target)
     return target
+
+
+@pytest.fixture(scope="session")
+def pathling_data() -> Path:
+    """The third-party data of the ``pathling`` wheel (Synthea bundles and NDJSON), fetched
+    by ``scripts/third-party-data`` (PyPI); offline the test is skipped naming what is
+    missing — in CI (``CI`` set) a failed download fails."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).parents[1] / "scripts" / "third-party-data")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        message = f"third-party data missing: pathling wheel (PyPI) — {done.stderr.strip()[-200:]}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(done.stdout.strip())

@@ -6,9 +6,6 @@ in CI (``CI`` set) a failed download fails."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,20 +16,8 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
-def pathling_resources() -> Path:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "third-party-data")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        message = f"third-party data missing: pathling wheel (PyPI) — {done.stderr.strip()[-200:]}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return Path(done.stdout.strip()) / "resources"
+def pathling_resources(pathling_data: Path) -> Path:
+    return pathling_data / "resources"
 
 
 def test_pathling_ndjson_audits_cleanly(pathling_resources: Path, tmp_path: Path) -> None:

@@ -7,13 +7,8 @@ is skipped naming what is missing — in CI (``CI`` set) a failed download fails
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from cmvrx.fhir import inbound
 from cmvrx.fhir.inbound import InboundResult
@@ -21,23 +16,6 @@ from cmvrx.fhir.resources import collect, from_ndjson
 
 ROOT = Path(__file__).parents[2]
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def pathling_data() -> Path:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "third-party-data")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        message = f"third-party data missing: pathling wheel (PyPI) — {done.stderr.strip()[-200:]}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return Path(done.stdout.strip())
 
 
 def _accounted(result: InboundResult, total: int) -> None:

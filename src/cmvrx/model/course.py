@@ -8,13 +8,12 @@ depends on arrival order. A CMV PCR "not detected" is a result, not a missing va
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from cmvrx.model.patient import Antiviral, Case, Dialysis, Number, UrineDipstick
+from cmvrx.model.patient import Antiviral, Case, Dialysis, Number, Timestamp, UrineDipstick
 
 
 class _Strict(BaseModel):
@@ -38,7 +37,7 @@ class DrugOrder(_Strict):
 
 
 class _Event(_Strict):
-    at: datetime = Field(description="When it happened (not when it was recorded).")
+    at: Timestamp = Field(description="When it happened (not when it was recorded).")
     note: str | None = None
 
 

@@ -57,20 +57,13 @@ class Judgement:
 class _Context:
     s: Situation
     refused: Mapping[str, Refused]
-    maintenance: frozenset[str]
     many: bool
 
 
 def check_orders(s: Situation, orders: Sequence[Dosage]) -> tuple[OrderResult, ...]:
     """Each order's judgement, then the set's (duplicates, combinations, CNS partner).
     ``s`` is the planned situation (regimen drugs set: ``planned_situation``)."""
-    k = s.knowledge
-    ctx = _Context(
-        s,
-        _refusals(s),
-        frozenset(o.drug for o in k.maintenance.option if holds(s, (), o.unless)),
-        len(orders) > 1,
-    )
+    ctx = _Context(s, _refusals(s), len(orders) > 1)
     results = [judge_order(ctx, order) for order in orders]
     if len(results) > 1:
         results = _together(ctx, results)
@@ -142,8 +135,10 @@ def judge_order(ctx: _Context, order: Dosage) -> OrderResult:
         return _result(order, "not_recommended", findings, None, phase, column, label)
     findings.extend(_advice(ctx, order, drug, phase))
     weight = s.renal.weight_kg
-    j = judge_dose(k, order, label, weight_kg=weight, tolerance="rounding")
-    return _result(order, j.verdict, [*findings, *j.findings], j.corrected, phase, column, label)
+    dosage = from_drug_dose(label)  # once: the corrected order and the label text share it
+    j = judge_dose(k, order, label, weight_kg=weight, tolerance="rounding", label_dosage=dosage)
+    findings.extend(j.findings)
+    return _result(order, j.verdict, findings, j.corrected, phase, column, label, dosage)
 
 
 def _result(
@@ -154,8 +149,9 @@ def _result(
     phase: str,
     column: str,
     label: DrugDose,
+    label_dosage: Dosage | None = None,
 ) -> OrderResult:
-    text = _label_text(label)
+    text = label_dosage.text if label_dosage is not None else _label_text(label)
     return OrderResult(
         order.order_id, order, verdict, tuple(findings), corrected, phase, column, text
     )
@@ -187,14 +183,14 @@ def _resistant(s: Situation, order: Dosage) -> OrderResult:
 
 def _candidates(s: Situation, drug: Drug, phase: str | None) -> list[tuple[str, str]]:
     """(phase, label column) pairs the order may mean: the patient's column first."""
-    phases = list(dict.fromkeys(sch.phase for sch in drug.schedule))
+    phases = s.knowledge.derived(("phases", drug.id), lambda _k: _phases(drug))
     if phase is not None:
         if phase not in phases:
             raise InputError(
                 f"{drug.id} has no {phase!r} dose in the knowledge (phases: {', '.join(phases)})",
                 field="phase",
             )
-        phases = [phase]
+        phases = (phase,)
     out: list[tuple[str, str]] = []
     case = s.facts.case
     for ph in phases:
@@ -207,6 +203,10 @@ def _candidates(s: Situation, drug: Drug, phase: str | None) -> list[tuple[str, 
                 if sch.phase == ph and sch.column not in (own, "pediatric", "standard")
             )
     return out
+
+
+def _phases(drug: Drug) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(sch.phase for sch in drug.schedule))
 
 
 def _label(s: Situation, drug: str, phase: str, column: str) -> DrugDose:
@@ -270,10 +270,16 @@ def _fits(k: Knowledge, order: Dosage, label: DrugDose, weight: float) -> bool:
 
 
 def _refusal_for(ctx: _Context, drug: str, phase: str) -> Refused | None:
+    """The refusal of ``drug`` in ``phase``: none for a maintenance option the plan offers
+    (looked at only for a refused drug: the options' rules are not read otherwise)."""
     refusal = ctx.refused.get(drug)
-    if refusal is None or (phase == "maintenance" and drug in ctx.maintenance):
+    if refusal is None or (phase == "maintenance" and drug in _maintenance_options(ctx.s)):
         return None
     return refusal
+
+
+def _maintenance_options(s: Situation) -> frozenset[str]:
+    return frozenset(o.drug for o in s.knowledge.maintenance.option if holds(s, (), o.unless))
 
 
 def _unusable(s: Situation, order: Dosage) -> OrderFinding | None:
@@ -369,10 +375,12 @@ def judge_dose(
     *,
     weight_kg: float,
     tolerance: Tolerance,
+    label_dosage: Dosage | None = None,
 ) -> Judgement:
     """``order`` against ``label`` (a ``dose``): amount, interval, mg vs mg/kg, daily total
     as one dose, daily maximum, infusion rate. ``tolerance``: the plan's rounding step
-    (a draft order) or ``course_dose_match_tolerance`` (an active course order)."""
+    (a draft order) or ``course_dose_match_tolerance`` (an active course order).
+    ``label_dosage``: ``from_drug_dose(label)`` when the caller has it already."""
     drug = k.drug(order.drug)
     per_kg_drug = drug.dose_unit == "mg/kg"
     label_mg = _label_mg(label)
@@ -490,7 +498,7 @@ def judge_dose(
             )
         )
     if any(f.severity != "info" for f in findings):
-        corrected = from_drug_dose(label)
+        corrected = label_dosage if label_dosage is not None else from_drug_dose(label)
         if corrected is not None:
             minutes = None
             if order.infusion_minutes is not None and corrected.infusion is not None:

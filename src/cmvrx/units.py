@@ -96,6 +96,12 @@ INTERNAL_UNIT: Final[Mapping[str, str]] = {
 }
 
 
+def converters(kind: str) -> Mapping[str, Callable[[float], float]]:
+    """``{accepted unit spelling: converter to the internal unit}`` of a quantity kind: a
+    hot path looks the unit up itself and calls ``to_internal`` only for the error."""
+    return _CONVERTERS[kind]
+
+
 def accepted_units(kind: str) -> tuple[str, ...]:
     """The unit spellings accepted for a quantity kind."""
     return tuple(_CONVERTERS[kind])

@@ -15,33 +15,39 @@ from cmvrx.knowledge.bundle import Knowledge
 
 #: The two limits every size check reads (``Knowledge.numbers_of`` key).
 _AGES = ("numbers", "plausible_bmi_min_age", "pediatric_age_limit")
+#: Every limit of the check, read with one lookup (hot path: every plan).
+_LIMITS = (
+    "numbers",
+    "plausible_bmi_min_age",
+    "pediatric_age_limit",
+    "plausible_adult_min_weight",
+    "plausible_young_child_max_weight",
+    "plausible_bmi_min",
+    "plausible_bmi_max",
+)
 
 
 def check_body_size(
     k: Knowledge, *, age_years: float, weight_kg: float, height_cm: float | None
 ) -> None:
     """Raise ``ImplausibleValueError`` (field ``patient.weight``) for an impossible size."""
-    bmi_age, adult_age = k.numbers_of(_AGES)
+    bmi_age, adult_age, minimum, ceiling, low, high = k.numbers_of(_LIMITS)
     if age_years >= adult_age:
-        minimum = k.number("plausible_adult_min_weight")
         if weight_kg < minimum:
             raise ImplausibleValueError(
                 f"{weight_kg:g} kg is below the plausible adult minimum of {minimum:g} kg"
                 " (plausible_adult_min_weight, NOT CONFIRMED)",
                 field="patient.weight",
             )
-    elif age_years < bmi_age:
-        ceiling = k.number("plausible_young_child_max_weight")
-        if weight_kg > ceiling:
-            raise ImplausibleValueError(
-                f"{weight_kg:g} kg is above the plausible maximum of {ceiling:g} kg below"
-                f" age {bmi_age:g} years (plausible_young_child_max_weight, NOT CONFIRMED)",
-                field="patient.weight",
-            )
+    elif age_years < bmi_age and weight_kg > ceiling:
+        raise ImplausibleValueError(
+            f"{weight_kg:g} kg is above the plausible maximum of {ceiling:g} kg below"
+            f" age {bmi_age:g} years (plausible_young_child_max_weight, NOT CONFIRMED)",
+            field="patient.weight",
+        )
     if height_cm is None or age_years < bmi_age:
         return
     bmi = weight_kg / (height_cm / 100) ** 2
-    low, high = k.number("plausible_bmi_min"), k.number("plausible_bmi_max")
     if not low <= bmi <= high:
         raise ImplausibleValueError(
             f"{weight_kg:g} kg at {height_cm:g} cm is a BMI of {bmi:.1f} kg/m², outside the"

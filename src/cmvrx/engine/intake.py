@@ -17,7 +17,7 @@ from cmvrx.engine.body_size import check_body_size
 from cmvrx.errors import ContradictoryInputError, ImplausibleValueError, InputError
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.patient import Case, Measurement, Quantity
-from cmvrx.units import to_internal
+from cmvrx.units import INTERNAL_UNIT, converters, to_internal
 
 
 class Reading(NamedTuple):
@@ -70,6 +70,8 @@ _LIMITS = (
     "hemodialysis_contradiction_crcl",
 )
 _new_reading = tuple.__new__  # Reading(...) without the named tuple's Python __new__
+#: kind -> {unit -> converter} (``units.converters``), for the ten readings of a plan
+_CONVERT = {kind: converters(kind) for kind in INTERNAL_UNIT}
 
 
 def _plausible(k: Knowledge, field: str, value: float) -> float:
@@ -84,7 +86,8 @@ def _plausible(k: Knowledge, field: str, value: float) -> float:
 
 
 def _quantity(k: Knowledge, q: Quantity, kind: str, field: str) -> float:
-    value = to_internal(q.value, q.unit, kind, field=field)
+    convert = _CONVERT[kind].get(q.unit)
+    value = convert(q.value) if convert else to_internal(q.value, q.unit, kind, field=field)
     if value < 0:
         raise ImplausibleValueError(f"{q.value:g} {q.unit} cannot be negative", field=field)
     return _plausible(k, field, value)
@@ -94,10 +97,12 @@ def _reading(
     k: Knowledge, m: Measurement | None, kind: str, field: str, as_of: datetime, max_age_h: float
 ) -> Reading | None:
     """A measurement read: unit converted, not negative, plausible, dated before ``as_of``.
-    (``_quantity`` and ``_plausible`` inlined: a plan reads ten of these.)"""
+    (``_quantity``, ``_plausible`` and the converter lookup inlined: a plan reads ten of
+    these; an unknown unit goes to ``to_internal`` for its error.)"""
     if m is None:
         return None
-    value = to_internal(m.value, m.unit, kind, field=field)
+    convert = _CONVERT[kind].get(m.unit)
+    value = convert(m.value) if convert else to_internal(m.value, m.unit, kind, field=field)
     if value < 0:
         raise ImplausibleValueError(f"{m.value:g} {m.unit} cannot be negative", field=field)
     bounds = k.plausible.get(field)

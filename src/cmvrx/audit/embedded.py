@@ -19,13 +19,12 @@ FHIR mapping are counted and listed with file and line (``Skips``).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cmvrx.audit.columns import Row
+from cmvrx.audit.jsonline import loads_for_selection
 from cmvrx.audit.select import (
     MED_TYPES,
     is_cmv_antiviral,
@@ -197,10 +197,10 @@ def select(sources: Sequence[Source], k: Knowledge) -> Selection:
                 if not may_be_cmv_antiviral(line, k):
                     continue
                 try:
-                    resource = json.loads(line)
+                    resource = loads_for_selection(line)
                 except (ValueError, RecursionError):
                     continue  # counted with its line by the gather pass
-                if isinstance(resource, dict):
+                if isinstance(resource, dict) and not _known(resource, found.patients):
                     where = f"{source.name}:{first + offset}"
                     _select_one(resource, k, found, pending, (where, line))
     for ref, pid in pending:
@@ -246,6 +246,30 @@ NOT_MEDICATION_TYPES = frozenset(
 
 def may_hold_medications(source: Source) -> bool:
     return source.declared_type not in NOT_MEDICATION_TYPES
+
+
+def _known(resource: dict[str, Any], patients: set[str]) -> bool:
+    """A medication resource of a patient already selected: ``_select_one`` could only
+    select that patient again (the drug matching, most of the cost, is skipped)."""
+    if resource.get("resourceType") not in MED_TYPES:
+        return False
+    pid = subject_of(resource)
+    return pid is not None and pid in patients
+
+
+def subject_of(resource: dict[str, Any]) -> str | None:
+    """The patient a resource other than a Patient references: what the FHIR mapping's
+    ``_patient_of`` says of it, without making an ``Item`` (a test holds them equal)."""
+    for key in ("subject", "patient"):
+        value = resource.get(key)
+        ref = value.get("reference") if isinstance(value, Mapping) else None
+        if isinstance(ref, str):
+            tail = ref.rsplit("/", 2)
+            if len(tail) >= 2 and tail[-2] == "Patient" and tail[-1]:
+                return tail[-1]
+            if ref.startswith("urn:uuid:"):
+                return ref.removeprefix("urn:uuid:")
+    return None
 
 
 def _select_one(

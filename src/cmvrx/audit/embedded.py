@@ -324,7 +324,7 @@ def gather(
                 _count_bad(pl, frame, source, READ_TYPES, stats.skips)
                 index.add(pl, frame, source.name)
                 _spill(pl, frame, wanted, parts, source.name, handles)
-                done += sum(len(x) + 1 for x in lines)
+                done += sum(map(len, lines)) + len(lines)
                 if progress:
                     progress("read", done, stats.bytes)
     finally:
@@ -478,11 +478,24 @@ def _count_bad(pl: Any, frame: Any, source: Source, read: frozenset[str], skips:
 
 
 def _spill(pl: Any, frame: Any, wanted: Any, parts: int, name: str, handles: Sequence[Any]) -> None:
-    keep = frame.filter(pl.col("pid").is_in(wanted.implode())).with_columns(
-        (pl.col("pid").hash(seed=0) % parts).alias("part")
+    keep = frame.filter(pl.col("pid").is_in(wanted.implode()))
+    if keep.height == 0:
+        return
+    # each spilled line ``file:n<SEP>pid<SEP>line`` built columnar, written per partition
+    # in frame (line) order
+    spilled = keep.select(
+        (pl.col("pid").hash(seed=0) % parts).alias("part"),
+        pl.concat_str(
+            pl.lit(f"{name}:"),
+            pl.col("n").cast(pl.String),
+            pl.lit(_SEP),
+            pl.col("pid"),
+            pl.lit(_SEP),
+            pl.col("line"),
+        ).alias("out"),
     )
-    for part, n, pid, line in keep.select("part", "n", "pid", "line").iter_rows():
-        handles[part].write(f"{name}:{n}{_SEP}{pid}{_SEP}{line}\n")
+    for (part,), rows in spilled.partition_by("part", as_dict=True, maintain_order=True).items():
+        handles[part].write("\n".join(rows.get_column("out").to_list()) + "\n")
 
 
 def _first_refs(pl: Any, frames: list[Any]) -> Any:

@@ -19,6 +19,7 @@ FHIR mapping are counted and listed with file and line (``Skips``).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cmvrx.audit.columns import Row
-from cmvrx.audit.jsonline import loads_for_selection
+from cmvrx.audit.jsonline import LONG_NUMBER, MAX_OPEN, loads_fast, loads_for_selection, plain
 from cmvrx.audit.select import (
     MED_TYPES,
     is_cmv_antiviral,
@@ -481,8 +482,11 @@ def _spill(pl: Any, frame: Any, wanted: Any, parts: int, name: str, handles: Seq
     keep = frame.filter(pl.col("pid").is_in(wanted.implode()))
     if keep.height == 0:
         return
-    # each spilled line ``file:n<SEP>pid<SEP>line`` built columnar, written per partition
-    # in frame (line) order
+    # each spilled line ``file:n<SEP>pid<SEP>plain<SEP>line`` built columnar, written per
+    # partition in frame (line) order; ``plain`` ("1"/"0"): ``jsonline.plain`` of the line
+    line = pl.col("line")
+    opening = line.str.count_matches("{", literal=True) + line.str.count_matches("[", literal=True)
+    is_plain = ~line.str.contains(LONG_NUMBER) & (opening < MAX_OPEN)
     spilled = keep.select(
         (pl.col("pid").hash(seed=0) % parts).alias("part"),
         pl.concat_str(
@@ -491,7 +495,9 @@ def _spill(pl: Any, frame: Any, wanted: Any, parts: int, name: str, handles: Seq
             pl.lit(_SEP),
             pl.col("pid"),
             pl.lit(_SEP),
-            pl.col("line"),
+            pl.when(is_plain).then(pl.lit("1")).otherwise(pl.lit("0")),
+            pl.lit(_SEP),
+            line,
         ).alias("out"),
     )
     for (part,), rows in spilled.partition_by("part", as_dict=True, maintain_order=True).items():
@@ -558,18 +564,27 @@ def audit_partition(
 
     k = load_knowledge()
     groups: dict[str, list[tuple[str, str]]] = {}
+    exact: set[str] = set()  # patients with a line ``jsonline.plain`` does not hold
     with Path(path).open(encoding="utf-8") as fh:
         for raw in fh:
-            where, pid, line = raw.rstrip("\n").split(_SEP, 2)
+            where, pid, flag, line = raw.rstrip("\n").split(_SEP, 3)
             groups.setdefault(pid, []).append((where, line))
+            if flag != "1":
+                exact.add(pid)
     medications = _medications(meds)
     rows: list[Row] = []
     skips = Skips()
     for pid in sorted(groups):
         try:
-            lines = groups[pid] + _referenced(groups[pid], medications)
+            referenced = _referenced(groups[pid], medications)
+            lines = groups[pid] + referenced
+            fast = pid not in exact and all(plain(line) for _, line in referenced)
             review = review_lines(
-                lines, as_of=as_of, knowledge=k, no_dialysis_unless_recorded=no_dialysis
+                lines,
+                as_of=as_of,
+                knowledge=k,
+                no_dialysis_unless_recorded=no_dialysis,
+                loads=loads_fast if fast else json.loads,
             )
         except Exception as exc:  # one patient never stops the audit
             skips.add(

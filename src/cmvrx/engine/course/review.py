@@ -166,10 +166,18 @@ def _baseline(case: Case, name: str) -> tuple[float, datetime | None] | None:
         return None  # the intake refuses the baseline itself, naming the field
 
 
-def _series(events: Iterable[Event], name: str) -> list[Weight | Lab]:
-    if name == "weight":
-        return [e for e in events if isinstance(e, Weight)]
-    return [e for e in events if isinstance(e, Lab) and e.analyte == name and e.value is not None]
+def _series(events: Iterable[Event]) -> dict[str, list[Weight | Lab]]:
+    """The weights and the valued labs of each delta-checked measurement, in order (one
+    pass over the events)."""
+    out: dict[str, list[Weight | Lab]] = {name: [] for name in DELTA_LIMITS}
+    for e in events:
+        if isinstance(e, Weight):
+            out["weight"].append(e)
+        elif isinstance(e, Lab) and e.value is not None:
+            series = out.get(e.analyte.value)
+            if series is not None and e.analyte.value != "weight":
+                series.append(e)
+    return out
 
 
 def _delta_check(
@@ -182,11 +190,12 @@ def _delta_check(
 ) -> list[SetAside]:
     out: list[SetAside] = []
     known = values or {}
+    by_name = _series(events)
     for name, (fold_name, window_name) in DELTA_LIMITS.items():
         fold, window = _limits(k, fold_name, window_name)
         last = _baseline(case, name)
         pending: list[tuple[Weight | Lab, float, SetAside]] = []
-        for e in _series(events, name):
+        for e in by_name[name]:
             value = known[id(e)] if id(e) in known else measurement_value(e, k)
             seq = seq_of[id(e)]
             agreeing = [p for p in pending if _ratio(p[1], value) <= fold]

@@ -92,7 +92,8 @@ def bench_size(n: int, work: Path, spark: bool) -> dict[str, float]:
         )
         print(
             f"{'':<8} CPU {cpu:7.1f} s (all processes): {patients / cpu:,.0f} patients per CPU-second,"
-            f" {cpu / max(audited, 1) * 1000:.2f} ms CPU per audited patient (load-independent)"
+            f" {cpu / max(audited, 1) * 1000:.2f} ms CPU per audited patient"
+            " (steadier than wall time, still inflated when other jobs share the cores)"
         )
         figures[f"{engine}_cpu"] = cpu
         figures[f"{engine}_rss"] = rss

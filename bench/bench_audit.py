@@ -42,8 +42,12 @@ print(run.facts.patients, run.facts.selected, run.facts.audited, run.findings)
 """
 
 
+CPU = {"seconds": 0.0}  # CPU seconds (user + system) of the last child and its workers
+
+
 def child(code: str, *args: str) -> tuple[float, float, str]:
-    """(seconds, peak RSS in MB, stdout) of ``python -c code args`` in a child process."""
+    """(seconds, peak RSS in MB, stdout) of ``python -c code args`` in a child process;
+    its CPU seconds (with the workers it reaped) in ``CPU``."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read() if proc.stdout else ""
@@ -51,6 +55,7 @@ def child(code: str, *args: str) -> tuple[float, float, str]:
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"child failed ({status}): {code.strip().splitlines()[-1]}")
+    CPU["seconds"] = usage.ru_utime + usage.ru_stime
     return seconds, usage.ru_maxrss / 1024, out.strip()
 
 
@@ -79,11 +84,18 @@ def bench_size(n: int, work: Path, spark: bool) -> dict[str, float]:
         seconds, rss, text = child(AUDIT, *args)
         patients, selected, audited, findings = (int(x) for x in text.split())
         ok = "yes" if recovered(export, target) else "NO"
+        cpu = CPU["seconds"]
         print(
             f"{engine:<8} {patients:>9,} patients  {seconds:7.1f} s  {patients / seconds:>9,.0f} patients/s"
             f"  {audited / seconds:>7,.0f} audited/s  peak RSS {rss:6.0f} MB"
             f"  ({selected:,} selected, {findings:,} findings; answer key recovered: {ok})"
         )
+        print(
+            f"{'':<8} CPU {cpu:7.1f} s (all processes): {patients / cpu:,.0f} patients per CPU-second,"
+            f" {cpu / max(audited, 1) * 1000:.2f} ms CPU per audited patient"
+            " (steadier than wall time, still inflated when other jobs share the cores)"
+        )
+        figures[f"{engine}_cpu"] = cpu
         figures[f"{engine}_rss"] = rss
         figures[f"{engine}_rate"] = patients / seconds
     return figures

@@ -25,7 +25,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from cmvrx.audit.columns import Row
+from cmvrx.audit.jsonline import LONG_NUMBER, MAX_OPEN, loads_fast, loads_for_selection, plain
 from cmvrx.audit.select import (
     MED_TYPES,
     is_cmv_antiviral,
@@ -197,10 +198,10 @@ def select(sources: Sequence[Source], k: Knowledge) -> Selection:
                 if not may_be_cmv_antiviral(line, k):
                     continue
                 try:
-                    resource = json.loads(line)
+                    resource = loads_for_selection(line)
                 except (ValueError, RecursionError):
                     continue  # counted with its line by the gather pass
-                if isinstance(resource, dict):
+                if isinstance(resource, dict) and not _known(resource, found.patients):
                     where = f"{source.name}:{first + offset}"
                     _select_one(resource, k, found, pending, (where, line))
     for ref, pid in pending:
@@ -246,6 +247,30 @@ NOT_MEDICATION_TYPES = frozenset(
 
 def may_hold_medications(source: Source) -> bool:
     return source.declared_type not in NOT_MEDICATION_TYPES
+
+
+def _known(resource: dict[str, Any], patients: set[str]) -> bool:
+    """A medication resource of a patient already selected: ``_select_one`` could only
+    select that patient again (the drug matching, most of the cost, is skipped)."""
+    if resource.get("resourceType") not in MED_TYPES:
+        return False
+    pid = subject_of(resource)
+    return pid is not None and pid in patients
+
+
+def subject_of(resource: dict[str, Any]) -> str | None:
+    """The patient a resource other than a Patient references: what the FHIR mapping's
+    ``_patient_of`` says of it, without making an ``Item`` (a test holds them equal)."""
+    for key in ("subject", "patient"):
+        value = resource.get(key)
+        ref = value.get("reference") if isinstance(value, Mapping) else None
+        if isinstance(ref, str):
+            tail = ref.rsplit("/", 2)
+            if len(tail) >= 2 and tail[-2] == "Patient" and tail[-1]:
+                return tail[-1]
+            if ref.startswith("urn:uuid:"):
+                return ref.removeprefix("urn:uuid:")
+    return None
 
 
 def _select_one(
@@ -300,7 +325,7 @@ def gather(
                 _count_bad(pl, frame, source, READ_TYPES, stats.skips)
                 index.add(pl, frame, source.name)
                 _spill(pl, frame, wanted, parts, source.name, handles)
-                done += sum(len(x) + 1 for x in lines)
+                done += sum(map(len, lines)) + len(lines)
                 if progress:
                     progress("read", done, stats.bytes)
     finally:
@@ -454,11 +479,29 @@ def _count_bad(pl: Any, frame: Any, source: Source, read: frozenset[str], skips:
 
 
 def _spill(pl: Any, frame: Any, wanted: Any, parts: int, name: str, handles: Sequence[Any]) -> None:
-    keep = frame.filter(pl.col("pid").is_in(wanted.implode())).with_columns(
-        (pl.col("pid").hash(seed=0) % parts).alias("part")
+    keep = frame.filter(pl.col("pid").is_in(wanted.implode()))
+    if keep.height == 0:
+        return
+    # each spilled line ``file:n<SEP>pid<SEP>plain<SEP>line`` built columnar, written per
+    # partition in frame (line) order; ``plain`` ("1"/"0"): ``jsonline.plain`` of the line
+    line = pl.col("line")
+    opening = line.str.count_matches("{", literal=True) + line.str.count_matches("[", literal=True)
+    is_plain = ~line.str.contains(LONG_NUMBER) & (opening < MAX_OPEN)
+    spilled = keep.select(
+        (pl.col("pid").hash(seed=0) % parts).alias("part"),
+        pl.concat_str(
+            pl.lit(f"{name}:"),
+            pl.col("n").cast(pl.String),
+            pl.lit(_SEP),
+            pl.col("pid"),
+            pl.lit(_SEP),
+            pl.when(is_plain).then(pl.lit("1")).otherwise(pl.lit("0")),
+            pl.lit(_SEP),
+            line,
+        ).alias("out"),
     )
-    for part, n, pid, line in keep.select("part", "n", "pid", "line").iter_rows():
-        handles[part].write(f"{name}:{n}{_SEP}{pid}{_SEP}{line}\n")
+    for (part,), rows in spilled.partition_by("part", as_dict=True, maintain_order=True).items():
+        handles[part].write("\n".join(rows.get_column("out").to_list()) + "\n")
 
 
 def _first_refs(pl: Any, frames: list[Any]) -> Any:
@@ -521,18 +564,27 @@ def audit_partition(
 
     k = load_knowledge()
     groups: dict[str, list[tuple[str, str]]] = {}
+    exact: set[str] = set()  # patients with a line ``jsonline.plain`` does not hold
     with Path(path).open(encoding="utf-8") as fh:
         for raw in fh:
-            where, pid, line = raw.rstrip("\n").split(_SEP, 2)
+            where, pid, flag, line = raw.rstrip("\n").split(_SEP, 3)
             groups.setdefault(pid, []).append((where, line))
+            if flag != "1":
+                exact.add(pid)
     medications = _medications(meds)
     rows: list[Row] = []
     skips = Skips()
     for pid in sorted(groups):
         try:
-            lines = groups[pid] + _referenced(groups[pid], medications)
+            referenced = _referenced(groups[pid], medications)
+            lines = groups[pid] + referenced
+            fast = pid not in exact and all(plain(line) for _, line in referenced)
             review = review_lines(
-                lines, as_of=as_of, knowledge=k, no_dialysis_unless_recorded=no_dialysis
+                lines,
+                as_of=as_of,
+                knowledge=k,
+                no_dialysis_unless_recorded=no_dialysis,
+                loads=loads_fast if fast else json.loads,
             )
         except Exception as exc:  # one patient never stops the audit
             skips.add(

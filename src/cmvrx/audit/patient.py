@@ -10,8 +10,9 @@ way to say "not on dialysis".
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from cmvrx.audit.columns import Row
 from cmvrx.audit.review import RecordReview, review_items
@@ -43,15 +44,18 @@ def review_lines(
     as_of: datetime,
     knowledge: Knowledge,
     no_dialysis_unless_recorded: bool = True,
+    loads: Callable[[str], Any] = json.loads,
 ) -> RecordReview:
-    """(where, line) pairs of one patient → the review (problems name the file and line)."""
+    """(where, line) pairs of one patient → the review (problems name the file and line).
+    ``loads`` parses a line (``json.loads``; the embedded engine passes
+    ``jsonline.loads_fast`` for a patient whose lines are all ``jsonline.plain``)."""
     items: list[Item] = []
     problems: list[Problem] = []
     for where, line in lines:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = loads(line)
         except (ValueError, RecursionError) as exc:
             problems.append(Problem("malformed", "", "", f"not JSON: {exc}", where))
             continue

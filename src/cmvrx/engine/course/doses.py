@@ -14,6 +14,7 @@ One finding per rule and drug, naming how many doses and the largest.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -73,9 +74,12 @@ def dose_findings(st: CourseState) -> list[Finding]:
     tolerance = k.number("course_dose_match_tolerance")
     weights = _weights(st)
     problems: dict[tuple[str, str], list[str]] = {}
+    by_drug: dict[str, list[DoseGiven]] = {}  # each drug's doses, in clinical (time) order
+    for dose in st.doses_given:
+        by_drug.setdefault(dose.drug.value, []).append(dose)
     for dose in st.doses_given:
         drug = dose.drug.value
-        for rule, text in _check(st, dose, weights, tolerance):
+        for rule, text in _check(st, dose, weights, tolerance, by_drug[drug]):
             problems.setdefault((rule, drug), []).append(text)
     out = []
     for (rule, drug), texts in sorted(problems.items()):
@@ -89,28 +93,30 @@ def dose_findings(st: CourseState) -> list[Finding]:
 
 
 def _check(
-    st: CourseState, dose: DoseGiven, weights: list[tuple[datetime | None, float]], tol: float
+    st: CourseState,
+    dose: DoseGiven,
+    weights: list[tuple[datetime | None, float]],
+    tol: float,
+    same_drug: list[DoseGiven],
 ) -> list[tuple[str, str]]:
     k = st.knowledge
     drug = dose.drug.value
-    when = f"{drug} {dose.dose_mg:g} mg at {dose.at:%Y-%m-%d %H:%M}"
     out: list[tuple[str, str]] = []
     limit = label_maximum(k, drug, congenital=st.case.disease.congenital is True)
     if limit is not None:
         kg = _weight_at(weights, dose.at)
         scale, basis = (kg, f" for {kg:g} kg") if limit.unit == "mg/kg" else (1.0, "")
         per_dose, per_day = limit.per_dose * scale, limit.per_day * scale
-        window = sum(
-            g.dose_mg
-            for g in st.doses_given
-            if g.drug == dose.drug and dose.at - _DAY < g.at <= dose.at
-        )
+        # the doses of this drug given in the 24 h up to this one (in time order: a slice)
+        start = bisect_right(same_drug, dose.at - _DAY, key=_at)
+        end = bisect_right(same_drug, dose.at, key=_at)
+        window = sum(g.dose_mg for g in same_drug[start:end])
         if dose.dose_mg > per_dose * (1 + tol):
             out.append(
                 (
                     "CRS-DOSE-GIVEN-ABOVE-LABEL-MAXIMUM",
-                    f"{when} is above the label maximum of {limit.per_dose:g} {limit.unit} per"
-                    f" dose ({per_dose:g} mg{basis})",
+                    f"{_when(dose)} is above the label maximum of {limit.per_dose:g} {limit.unit}"
+                    f" per dose ({per_dose:g} mg{basis})",
                 )
             )
         elif window > per_day * (1 + tol):
@@ -124,16 +130,27 @@ def _check(
             )
     order = _order_at(st, dose)
     if order is None:
-        out.append(("CRS-DOSE-GIVEN-NOT-ORDERED", f"{when}: no active {drug} order at that time"))
+        out.append(
+            ("CRS-DOSE-GIVEN-NOT-ORDERED", f"{_when(dose)}: no active {drug} order at that time")
+        )
     elif abs(dose.dose_mg - order) > tol * order:
         out.append(
             (
                 "CRS-DOSE-GIVEN-DIFFERS-FROM-ORDER",
-                f"{when} differs from the active order of {order:g} mg by more than"
+                f"{_when(dose)} differs from the active order of {order:g} mg by more than"
                 f" {tol:.0%} (course_dose_match_tolerance, NOT CONFIRMED)",
             )
         )
     return out
+
+
+def _at(dose: DoseGiven) -> datetime:
+    return dose.at
+
+
+def _when(dose: DoseGiven) -> str:
+    """'ganciclovir 320 mg at 2026-11-25 08:00' (only for a finding: formatting costs)."""
+    return f"{dose.drug.value} {dose.dose_mg:g} mg at {dose.at:%Y-%m-%d %H:%M}"
 
 
 def _order_at(st: CourseState, dose: DoseGiven) -> float | None:

@@ -74,6 +74,7 @@ def review_course(course: Course, k: Knowledge, as_of: datetime) -> Review:
     confirmed = {e.ref_seq for e in known if isinstance(e, MeasurementConfirmed)}
     aside: list[SetAside] = []
     candidates: list[Event] = []
+    values: dict[int, float] = {}  # id(event) -> its value, internal unit (delta check)
     for e in known:
         seq = seq_of[id(e)]
         if isinstance(e, EnteredInError | MeasurementConfirmed):
@@ -82,14 +83,18 @@ def review_course(course: Course, k: Knowledge, as_of: datetime) -> Review:
             aside.append(_aside(e, seq, "entered_in_error", retracted[seq].reason))
             continue
         try:
-            check_event(e, k, field=f"seq {seq}")
+            if isinstance(e, Weight | Lab) and e.value is not None:
+                # what check_event checks of a valued weight or lab, the value kept
+                values[id(e)] = measurement_value(e, k, field=f"seq {seq}")
+            else:
+                check_event(e, k, field=f"seq {seq}")
             if isinstance(e, Weight):
                 _check_body_size(e, course.baseline, k)
         except InputError as exc:
             aside.append(_aside(e, seq, "invalid", str(exc), field=exc.field))
             continue
         candidates.append(e)
-    held = _delta_check(candidates, course.baseline, k, confirmed, seq_of)
+    held = _delta_check(candidates, course.baseline, k, confirmed, seq_of, values)
     aside.extend(held)
     held_ids = {s.seq for s in held}
     usable = {id(e) for e in candidates if seq_of[id(e)] not in held_ids}
@@ -161,10 +166,18 @@ def _baseline(case: Case, name: str) -> tuple[float, datetime | None] | None:
         return None  # the intake refuses the baseline itself, naming the field
 
 
-def _series(events: Iterable[Event], name: str) -> list[Weight | Lab]:
-    if name == "weight":
-        return [e for e in events if isinstance(e, Weight)]
-    return [e for e in events if isinstance(e, Lab) and e.analyte == name and e.value is not None]
+def _series(events: Iterable[Event]) -> dict[str, list[Weight | Lab]]:
+    """The weights and the valued labs of each delta-checked measurement, in order (one
+    pass over the events)."""
+    out: dict[str, list[Weight | Lab]] = {name: [] for name in DELTA_LIMITS}
+    for e in events:
+        if isinstance(e, Weight):
+            out["weight"].append(e)
+        elif isinstance(e, Lab) and e.value is not None:
+            series = out.get(e.analyte.value)
+            if series is not None and e.analyte.value != "weight":
+                series.append(e)
+    return out
 
 
 def _delta_check(
@@ -173,14 +186,17 @@ def _delta_check(
     k: Knowledge,
     confirmed: set[int],
     seq_of: dict[int, int],
+    values: dict[int, float] | None = None,
 ) -> list[SetAside]:
     out: list[SetAside] = []
+    known = values or {}
+    by_name = _series(events)
     for name, (fold_name, window_name) in DELTA_LIMITS.items():
         fold, window = _limits(k, fold_name, window_name)
         last = _baseline(case, name)
         pending: list[tuple[Weight | Lab, float, SetAside]] = []
-        for e in _series(events, name):
-            value = measurement_value(e, k)
+        for e in by_name[name]:
+            value = known[id(e)] if id(e) in known else measurement_value(e, k)
             seq = seq_of[id(e)]
             agreeing = [p for p in pending if _ratio(p[1], value) <= fold]
             recent = last is not None and (

@@ -116,18 +116,38 @@ def ordered_events(course: Course) -> list[Event]:
     for i, event in enumerate(course.events):
         if event.at.tzinfo is None:
             raise InputError("timestamps must carry a time zone", field=f"events[{i}].at")
-    return sorted(course.events, key=_clinical_order)
+    events = course.events
+    keys = [_time_and_kind(e) for e in events]
+    order = sorted(range(len(events)), key=keys.__getitem__)
+    out = [events[i] for i in order]
+    # the content key only where time and kind tie: the same order as sorting every
+    # event by the whole key (both sorts are stable), without a JSON dump per event
+    i = 0
+    while i < len(out):
+        j = i + 1
+        while j < len(out) and keys[order[j]] == keys[order[i]]:
+            j += 1
+        if j - i > 1:
+            out[i:j] = sorted(out[i:j], key=_content)
+        i = j
+    return out
+
+
+def _time_and_kind(e: Event) -> tuple[float, str]:
+    """Time (a POSIX timestamp: aware datetimes compare slowly), then kind."""
+    return (e.at.timestamp(), e.kind)
+
+
+def _content(e: Event) -> str:
+    """The tie-break on content: labs (most events) a cheap key, the rest their JSON."""
+    if isinstance(e, Lab):
+        return f"{e.analyte.value}|{e.value!r}|{e.unit}|{e.dipstick}|{e.suppressed}|{e.note}"
+    return e.model_dump_json()
 
 
 def _clinical_order(e: Event) -> tuple[float, str, str]:
-    """Time, kind, then content: a total order that ignores arrival order. The time is a
-    POSIX timestamp (aware datetimes compare slowly); labs (most events) get a cheap
-    content key, the rest their JSON."""
-    if isinstance(e, Lab):
-        tie = f"{e.analyte.value}|{e.value!r}|{e.unit}|{e.dipstick}|{e.suppressed}|{e.note}"
-    else:
-        tie = e.model_dump_json()
-    return (e.at.timestamp(), e.kind, tie)
+    """Time, kind, then content: a total order that ignores arrival order."""
+    return (*_time_and_kind(e), _content(e))
 
 
 def build_state(

@@ -85,6 +85,24 @@ def plan(
     return make_plan(load_case(case), knowledge or load_knowledge(), as_of)
 
 
+def regimen_id(
+    case: Case | Mapping[str, Any] | str | Path,
+    *,
+    as_of: datetime,
+    knowledge: Knowledge | None = None,
+) -> str | None:
+    """The regimen id the plan for ``case`` would choose (``plan(...).regimen.regimen_id``):
+    its facts, situation and first regimen rule that holds, without the doses, alerts and
+    texts of a whole plan (for the audit, which needs only the id; a test holds it equal
+    to the plan's on every vignette)."""
+    from cmvrx.engine.intake import read_facts
+    from cmvrx.engine.planner import choose_rule, situation
+
+    _require_aware(as_of)
+    k = knowledge or load_knowledge()
+    return choose_rule(situation(read_facts(load_case(case), k, as_of), k)).regimen
+
+
 def dose(
     drug: str,
     *,

@@ -333,8 +333,10 @@ class _Reviewer:
         """The regimen the guideline chooses for this patient (the plan's), when the
         drugs that started therapy belong to it; else None (the course then takes the
         longest minimum of the regimens with those drugs)."""
+        import cmvrx.api
+
         try:
-            chosen = chosen_regimen(case, self.k, self.as_of)
+            chosen = cmvrx.api.regimen_id(case, as_of=self.as_of, knowledge=self.k)
         except CmvrxError:
             return None
         regimen = self.k.regimens.get(chosen) if chosen else None
@@ -394,16 +396,6 @@ class _Reviewer:
                     self.k.version,
                 )
             )
-
-
-def chosen_regimen(case: Case, k: Knowledge, as_of: datetime) -> str | None:
-    """The regimen id the plan for ``case`` would choose (``Plan.regimen.regimen_id``):
-    its facts, situation and first regimen rule that holds — without the doses, alerts
-    and texts of a whole plan (a test holds it equal to the plan's)."""
-    from cmvrx.engine.intake import read_facts
-    from cmvrx.engine.planner import choose_rule, situation
-
-    return choose_rule(situation(read_facts(case, k, as_of), k)).regimen
 
 
 def _direction(r: OrderResult | None) -> str:

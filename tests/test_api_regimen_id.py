@@ -1,4 +1,4 @@
-"""``audit.review.chosen_regimen`` (facts → situation → first rule) names the regimen the
+"""``api.regimen_id`` (facts → situation → first rule) names the regimen the
 whole plan names, or fails where the plan fails, on every plan vignette."""
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ import pytest
 import yaml
 
 import cmvrx
-from cmvrx.api import load_case, load_knowledge
-from cmvrx.audit.review import chosen_regimen
+from cmvrx.api import load_case, load_knowledge, regimen_id
 from cmvrx.errors import CmvrxError
 
-CASES = sorted((Path(__file__).parents[1] / "cases").glob("*.yaml"))
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 K = load_knowledge()
 
 
@@ -23,7 +22,7 @@ def test_there_are_cases() -> None:
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_chosen_regimen_is_the_plans(path: Path) -> None:
+def test_regimen_id_is_the_plans(path: Path) -> None:
     v = yaml.safe_load(path.read_text(encoding="utf-8"))
     raw = v["as_of"]
     as_of = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
@@ -36,7 +35,7 @@ def test_chosen_regimen_is_the_plans(path: Path) -> None:
     except CmvrxError as exc:
         want = type(exc)
     try:
-        got: object = chosen_regimen(case, K, as_of)
+        got: object = regimen_id(case, as_of=as_of, knowledge=K)
     except CmvrxError as exc:
         got = type(exc)
     assert got == want

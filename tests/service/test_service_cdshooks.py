@@ -81,10 +81,18 @@ def test_the_spec_patient_view_request_gets_a_valid_response(
     db_url: str, keys: dict[str, SigningKey], auth: Auth
 ) -> None:
     # The spec example carries fhirServer: the keys it does not prefetch are fetched there
-    # (a fake FHIR server holding the example's patient), with its access token.
+    # (a fake FHIR server holding the example's patient), with its access token. Its
+    # fhirServer is plain http: never called with a token (412, nothing sent); the same
+    # request naming an https server is answered.
     request = golden("spec-patient-view-request.json")
+    assert request["fhirServer"].startswith("http://")
     fake = FakeFhir([request["prefetch"]["patientToGreet"]])
     with make_app(db_url, keys, fhir_transport=fake.transport()) as client:
+        refused = _post(client, auth, "cmvrx-patient-view", request)
+        assert refused.status_code == 412
+        assert "https" in refused.json()["issue"][0]["diagnostics"]
+        assert fake.seen == []
+        request["fhirServer"] = "https://" + request["fhirServer"].removeprefix("http://")
         response = _post(client, auth, "cmvrx-patient-view", request)
     assert response.status_code == 200
     assert response.json() == {"cards": []}  # nothing to say: no CMV antiviral

@@ -58,11 +58,13 @@ class UnauthorizedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """One trusted CDS client: its issuer and where its public keys are."""
+    """One trusted CDS client: its issuer, where its public keys are, and the FHIR
+    servers its calls may name as ``fhirServer`` (none listed: any https server)."""
 
     iss: str
     jwks: Mapping[str, Any] | None = None
     jku: str | None = None
+    fhir_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,8 @@ class VerifiedCall:
 
 
 class ClientRegistry:
-    """The allowlist: ``{"clients": [{"iss": …, "jwks": {…}} | {"iss": …, "jku": "https://…"}]}``."""
+    """The allowlist: ``{"clients": [{"iss": …, "jwks": {…}} | {"iss": …, "jku": "https://…"}]}``,
+    each entry optionally with ``"fhir_servers": ["https://…", …]``."""
 
     def __init__(self, clients: list[Client]) -> None:
         self._by_iss = {c.iss: c for c in clients}
@@ -118,6 +121,7 @@ def _client(i: int, entry: object) -> Client:
     if not isinstance(entry, dict) or not isinstance(entry.get("iss"), str) or not entry["iss"]:
         raise InputError("needs a non-empty string iss", field=where)
     jwks, jku = entry.get("jwks"), entry.get("jku")
+    servers = _fhir_servers(entry.get("fhir_servers", []), f"{where}.fhir_servers")
     if (jwks is None) == (jku is None):
         raise InputError("needs exactly one of jwks (a JWK Set) or jku (its URL)", field=where)
     if jwks is not None:
@@ -126,12 +130,39 @@ def _client(i: int, entry: object) -> Client:
             raise InputError(
                 "holds a private key: give the public JWK Set only", field=f"{where}.jwks"
             )
-        return Client(iss=entry["iss"], jwks=jwks)
+        return Client(iss=entry["iss"], jwks=jwks, fhir_servers=servers)
     if not isinstance(jku, str) or not _acceptable_jku(jku):
         raise InputError(
             "must be an https URL (http only for 127.0.0.1/localhost)", field=f"{where}.jku"
         )
-    return Client(iss=entry["iss"], jku=jku)
+    return Client(iss=entry["iss"], jku=jku, fhir_servers=servers)
+
+
+def _fhir_servers(value: object, where: str) -> tuple[str, ...]:
+    """The FHIR base URLs a client lists, each https (http only for 127.0.0.1/localhost)."""
+    if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
+        raise InputError("must be a list of FHIR base URLs", field=where)
+    for url in value:
+        if not _acceptable_jku(url) or urlsplit(url).query:
+            raise InputError(
+                "must be an https URL without a query (http only for 127.0.0.1/localhost)",
+                field=where,
+            )
+    return tuple(url.rstrip("/") for url in value)
+
+
+def fhir_server_refusal(url: str, listed: tuple[str, ...]) -> str | None:
+    """Why the service must not call ``url`` with the EHR's access token, or None.
+
+    The CDS Hooks ``fhirServer`` comes in the request body: calling any URL given there
+    would let a caller point the service, with a bearer token, at hosts inside its
+    network. Only https is called (http only on 127.0.0.1/localhost, for tests), and a
+    client that lists its FHIR servers is held to that list."""
+    if not _acceptable_jku(url) or urlsplit(url).query:
+        return "fhirServer must be an https URL without a query"
+    if listed and url.rstrip("/") not in listed:
+        return "fhirServer is not one of the FHIR servers registered for this client"
+    return None
 
 
 def _check_jwks(jwks: object, where: str) -> None:

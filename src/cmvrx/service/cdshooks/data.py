@@ -5,8 +5,10 @@ attempted or could not"; an OperationOutcome in its place is an error, not data;
 (a read) or an empty Bundle (a search) mean "no data" and are used as such. Every key
 the service asked for that is missing or an error is fetched from ``fhirServer`` with the
 ``fhirAuthorization`` bearer token (``cmvrx.fhir.client.FhirClient``: the token is held
-for the calls of this request only, never logged, never stored); with no ``fhirServer``,
-or when the server cannot give it, the call is answered 412 naming the keys.
+for the calls of this request only, never logged, never stored) — only an https server,
+and only one the client registered when it lists its servers; with no ``fhirServer``, one
+the service may not call, or when the server cannot give it, the call is answered 412
+naming the keys.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cmvrx.errors import CmvrxError
+from cmvrx.service.security import fhir_server_refusal
 
 
 class DataMissingError(CmvrxError):
@@ -42,9 +45,12 @@ def complete(
     fhir_server: str | None,
     access_token: str | None,
     transport: Any = None,
+    listed_servers: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """``given`` with every unusable key fetched from ``fhir_server``; ``DataMissingError`` when
-    that cannot be done (no server, a token the context cannot fill, the server failing)."""
+    that cannot be done (no server, a server the service may not call — not https, or not
+    in ``listed_servers`` when the client lists some —, a token the context cannot fill,
+    the server failing)."""
     missing = unusable_keys(templates, given)
     data = {k: v for k, v in given.items() if k in templates and k not in missing}
     if not missing:
@@ -52,6 +58,11 @@ def complete(
     if fhir_server is None:
         raise DataMissingError(
             "prefetch data missing and no fhirServer given: " + ", ".join(missing), missing
+        )
+    refusal = fhir_server_refusal(fhir_server, listed_servers)
+    if refusal is not None:
+        raise DataMissingError(
+            f"prefetch data missing ({', '.join(missing)}) and not fetched: {refusal}", missing
         )
     from cmvrx.fhir.client import FhirClient, FhirServerError
 

@@ -27,6 +27,7 @@ from cmvrx.service.cdshooks.handlers import HookCall
 from cmvrx.service.cdshooks.models import CdsResponse, FeedbackRequest, HookRequest, wire
 from cmvrx.service.problems import FHIR_JSON, operation_outcome, validation_field
 from cmvrx.service.security import VerifiedCall
+from cmvrx.service.settings import Settings
 from cmvrx.store.port import FeedbackRecord
 
 _OUTCOME = {"description": "An OperationOutcome naming the problem", "content": {FHIR_JSON: {}}}
@@ -61,7 +62,7 @@ def _discovery_json() -> bytes:
     summary="Call a CDS service (patient-view, order-select, order-sign)",
     responses={412: _OUTCOME},
 )
-def call_service(service_id: str, body: JsonBody, request: Request) -> JSONResponse:
+def call_service(service_id: str, body: JsonBody, request: Request, caller: Caller) -> JSONResponse:
     spec = BY_ID.get(service_id)
     if spec is None:
         return operation_outcome(404, "no such CDS service", field="id")
@@ -83,6 +84,7 @@ def call_service(service_id: str, body: JsonBody, request: Request) -> JSONRespo
             fhir_server=hook_request.fhirServer,
             access_token=auth.access_token if auth else None,
             transport=settings.fhir_transport,
+            listed_servers=_listed_servers(settings, caller),
         )
     except DataMissingError as exc:
         return operation_outcome(412, str(exc), field="prefetch")
@@ -95,6 +97,12 @@ def call_service(service_id: str, body: JsonBody, request: Request) -> JSONRespo
         no_dialysis_unless_recorded=settings.no_dialysis_unless_recorded,
     )
     return JSONResponse(wire(CdsResponse(cards=spec.handler(call))))
+
+
+def _listed_servers(settings: Settings, caller: VerifiedCall) -> tuple[str, ...]:
+    """The FHIR servers the calling client registered (none: any https server)."""
+    client = settings.clients.get(caller.iss) if settings.clients is not None else None
+    return client.fhir_servers if client is not None else ()
 
 
 @lru_cache(maxsize=1)

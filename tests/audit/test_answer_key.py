@@ -120,3 +120,13 @@ def test_spark_and_embedded_agree_on_the_vignettes_and_bad_data(
     out = tmp_path / "spark-vignettes"
     cmvrx.api.audit([export], out=out, engine="spark", master="local[2]")
     assert _sorted_rows(out) == _sorted_rows(audited[0])
+    # bad data reported with the same file and line by both engines
+    for kind in ("malformed line", "resource type not read"):
+        spark_where, embedded_where = _skip_places(out, kind), _skip_places(audited[0], kind)
+        assert spark_where == embedded_where, kind
+        assert spark_where and all(":" in w for w in spark_where), kind
+
+
+def _skip_places(out: Path, kind: str) -> list[str]:
+    with (out / "skipped.csv").open(encoding="utf-8", newline="") as fh:
+        return sorted(r["where"] for r in csv.DictReader(fh) if r["kind"] == kind and r["where"])

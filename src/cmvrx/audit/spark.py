@@ -124,7 +124,8 @@ def _is_uri(path: str) -> bool:
 
 
 def _lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
-    """file, offset (file order), line, type, pid — type and pid by the embedded regexes."""
+    """file, n (file order), lineno, line, type, pid — type and pid by the embedded
+    regexes; ``lineno`` the line's number in its file, as the embedded engine counts."""
     from pyspark.sql import functions as sf
 
     line = sf.col("line")
@@ -133,17 +134,41 @@ def _lines(spark: SparkSession, files: Sequence[str]) -> DataFrame:
     ref = sf.regexp_extract(line, _PATIENT_REF, 1)
     urn = sf.regexp_extract(line, _URN_REF, 1)
     pid = sf.when(rtype == "Patient", own).otherwise(sf.when(ref != "", ref).otherwise(urn))
+    raw = spark.read.text(list(files)).select(
+        sf.input_file_name().alias("file"),
+        sf.input_file_block_start().alias("block"),
+        sf.monotonically_increasing_id().alias("n"),
+        sf.col("value").alias("line"),
+    )
     return (
-        spark.read.text(list(files))
-        .select(
-            sf.input_file_name().alias("file"),
-            sf.monotonically_increasing_id().alias("n"),
-            sf.col("value").alias("line"),
-        )
+        raw.join(sf.broadcast(_block_offsets(spark, raw)), on=["file", "block"])
+        .withColumn("lineno", sf.col("n") + sf.col("offset"))
+        .drop("block", "offset")
         .where(sf.length(sf.col("line")) > 0)
         .withColumn("type", rtype)
         .withColumn("pid", sf.when(pid == "", sf.lit(None)).otherwise(pid))
     )
+
+
+def _block_offsets(spark: SparkSession, raw: DataFrame) -> DataFrame:
+    """(file, block, offset): ``n + offset`` is a line's number in its file.
+
+    Spark does not number lines, but each block (split) of a file is read whole by one
+    task, whose row ids (``n``) run consecutively; so a line's number is the lines of the
+    file's earlier blocks, plus its place in its block. One small aggregate (a row per
+    block) is brought to the driver for the sums."""
+    from pyspark.sql import functions as sf
+
+    blocks = raw.groupBy("file", "block").agg(
+        sf.min("n").alias("first"), sf.count(sf.lit(1)).alias("rows")
+    )
+    out: list[tuple[str, int, int]] = []
+    before: dict[str, int] = {}
+    for row in sorted(blocks.collect(), key=lambda r: (r["file"], r["block"])):
+        done = before.get(row["file"], 0)
+        out.append((row["file"], row["block"], done + 1 - row["first"]))
+        before[row["file"]] = done + row["rows"]
+    return spark.createDataFrame(out, "file string, block long, offset long")
 
 
 # ------------------------------------------------------------------------------- select
@@ -157,21 +182,21 @@ def _select_partition(rows: Iterable[Any]) -> Iterator[tuple[str, ...]]:
     k = load_knowledge()
     found = Selection()
     pending: list[tuple[str, str]] = []
-    for file, line in rows:
+    for file, lineno, line in rows:
         try:
             resource = json.loads(line)
         except (ValueError, RecursionError):
             continue  # counted by the statistics pass
         if isinstance(resource, dict):
-            _select_one(resource, k, found, pending, (_where(file), line))
+            _select_one(resource, k, found, pending, (_where(file, lineno), line))
     yield from (("sel", p) for p in found.patients)
     yield from (("med", ref, where, line) for ref, (where, line) in found.medications.items())
     yield from (("pend", ref, pid) for ref, pid in pending)
 
 
-def _where(file: str) -> str:
-    """Where a line came from: its file's name (Spark does not number lines)."""
-    return Path(file).name
+def _where(file: str, lineno: int) -> str:
+    """Where a line came from: ``name:line`` (as the embedded engine writes it)."""
+    return f"{Path(file).name}:{lineno}"
 
 
 def select_patients(lines: DataFrame, k: Knowledge) -> Selection:
@@ -183,7 +208,7 @@ def select_patients(lines: DataFrame, k: Knowledge) -> Selection:
     candidates = lines.where(
         sf.col("line").contains("Medication")
         & (sf.col("line").contains("medicationReference") | sf.col("line").rlike(pattern))
-    ).select("file", "line")
+    ).select("file", "lineno", "line")
     found = sorted(candidates.rdd.mapPartitions(_select_partition).distinct().collect())
     selection = Selection()
     for t in found:
@@ -217,7 +242,7 @@ def _audit_group(
         pid, members = group
         order = rank.value
         ordered = sorted(members, key=lambda m: (order.get(m[0], len(order)), m[0], m[1]))
-        lines = [(_where(f), line) for f, _, line in ordered]
+        lines = [(_where(f, lineno), line) for f, lineno, line in ordered]
         where = lines[0][0] if lines else ""
         try:
             lines += _referenced(lines, medications.value)
@@ -265,7 +290,7 @@ def run(
     files, scan = input_files(paths)
     stats = AuditStats(files=len(files))
     lines = _lines(spark, files)
-    _statistics(lines, stats)
+    _statistics(lines, stats, files)
     scan_lines = lines if set(scan) == set(files) else _lines(spark, scan)
     selection = select_patients(scan_lines, knowledge)
     selected = selection.patients
@@ -275,7 +300,7 @@ def run(
         medications = spark.sparkContext.broadcast(dict(selection.medications))
         rank = spark.sparkContext.broadcast({f: i for i, f in enumerate(files)})
         kept = lines.join(sf.broadcast(ids), on="pid", how="inner").select(
-            "pid", "file", "n", "line"
+            "pid", "file", "lineno", "line"
         )
         parts = max(1, min(4096, -(-len(selected) // PATIENTS_PER_TASK)))
         parts = max(parts, spark.sparkContext.defaultParallelism)
@@ -318,10 +343,13 @@ def _same_knowledge(knowledge: Knowledge) -> None:
         )
 
 
-def _statistics(lines: DataFrame, stats: AuditStats) -> None:
-    """Lines, patients, malformed lines and resource types not read (one pass)."""
+def _statistics(lines: DataFrame, stats: AuditStats, files: Sequence[str]) -> None:
+    """Lines, patients, malformed lines and resource types not read (one pass), then
+    the examples with their file and line (the first ones in input order, as the
+    embedded engine shows them)."""
     from pyspark.sql import functions as sf
 
+    from cmvrx.audit.embedded import EXAMPLES_PER_KIND
     from cmvrx.fhir.inbound import READ_TYPES
 
     text = sf.rtrim(sf.col("line"))
@@ -337,14 +365,43 @@ def _statistics(lines: DataFrame, stats: AuditStats) -> None:
         return
     stats.lines = int(row["lines"] or 0)
     stats.patients = int(row["patients"] or 0)
+    rank = sf.create_map(*[sf.lit(x) for i, f in enumerate(files) for x in (f, i)])
+    ordered = lines.withColumn("rank", sf.coalesce(rank[sf.col("file")], sf.lit(len(files))))
     if row["bad"]:
-        stats.skips.add(
-            "malformed line", "", "not one JSON resource with a resourceType", count=int(row["bad"])
+        shown = (
+            ordered.where(bad)
+            .orderBy("rank", "file", "lineno")
+            .select("file", "lineno")
+            .limit(EXAMPLES_PER_KIND)
+            .collect()
         )
+        for r in shown:
+            stats.skips.add(
+                "malformed line",
+                _where(r["file"], r["lineno"]),
+                "not one JSON resource with a resourceType",
+            )
+        rest = int(row["bad"]) - len(shown)
+        if rest > 0:  # counted; past the examples shown
+            stats.skips.add(
+                "malformed line", "", "not one JSON resource with a resourceType", count=rest
+            )
     if row["unread"]:
-        stats.skips.add(
-            "resource type not read",
-            "",
-            "resource types cmvrx does not read",
-            count=int(row["unread"]),
-        )
+        for r in (
+            ordered.where(unread)
+            .groupBy("type")
+            .agg(
+                sf.count(sf.lit(1)).alias("count"),
+                sf.min(sf.struct("rank", "file", "lineno")).alias("first"),
+            )
+            .orderBy("type")
+            .collect()
+        ):
+            first = r["first"]
+            stats.skips.add(
+                "resource type not read",
+                _where(first["file"], first["lineno"]),
+                f"{r['type']}: not read by cmvrx ({r['count']} line(s) from here on)",
+                resource=r["type"],
+                count=int(r["count"]),
+            )

@@ -94,8 +94,13 @@ def read(
     case_id: str | None = None,
     dialysis: Dialysis | str | None = None,
     no_dialysis_unless_recorded: bool = False,
+    events: bool = True,
 ) -> InboundResult:
-    """Map a Bundle, a prefetch dict, a resource or a list of them (one patient)."""
+    """Map a Bundle, a prefetch dict, a resource or a list of them (one patient).
+
+    ``events=False`` skips building the course events (``events`` is then empty, and the
+    problems a reading that is no valid course event would add are not looked for): for
+    a caller that uses the case and the orders only."""
     items, problems = collect(source)
     return from_items(
         items,
@@ -105,6 +110,7 @@ def read(
         case_id=case_id,
         dialysis=dialysis,
         no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+        events=events,
     )
 
 
@@ -168,8 +174,10 @@ def from_items(
     case_id: str | None = None,
     dialysis: Dialysis | str | None = None,
     no_dialysis_unless_recorded: bool = False,
+    events: bool = True,
 ) -> InboundResult:
-    """The core mapping of one patient's resources at ``as_of`` (timezone-aware)."""
+    """The core mapping of one patient's resources at ``as_of`` (timezone-aware);
+    ``events`` as in ``read``."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if knowledge is None:
@@ -179,7 +187,7 @@ def from_items(
     m = _Mapper(knowledge, as_of, list(problems or ()))
     m.run(list(items))
     stated = Dialysis(dialysis) if dialysis is not None else None  # ValueError names it
-    return m.result(case_id, stated, no_dialysis_unless_recorded)
+    return m.result(case_id, stated, no_dialysis_unless_recorded, events=events)
 
 
 @dataclass
@@ -359,7 +367,7 @@ class _Mapper:
 
     # ------------------------------------------------------------------ assembly
     def result(
-        self, case_id: str | None, dialysis: Dialysis | None, assume_none: bool
+        self, case_id: str | None, dialysis: Dialysis | None, assume_none: bool, *, events: bool
     ) -> InboundResult:
         patient = self.patients[0] if len(self.patients) == 1 else None
         pid = patient.resource.get("id") if patient else None
@@ -382,7 +390,9 @@ class _Mapper:
         return InboundResult(
             case=case,
             case_document=doc,
-            events=tuple(sorted((*self._events(), *self.doses), key=lambda e: e.at)),
+            events=tuple(sorted((*self._events(), *self.doses), key=lambda e: e.at))
+            if events
+            else (),
             orders=tuple(self.orders),
             active_orders=tuple(self.active_orders),
             problems=tuple(self.problems),

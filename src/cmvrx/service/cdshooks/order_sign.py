@@ -45,11 +45,17 @@ def order_sign_cards(
     from cmvrx.fhir import inbound
 
     resources = [v for v in prefetch.values() if isinstance(v, Mapping)]
-    mapped = inbound.read(
-        [*resources, dict(drafts)],
-        as_of=as_of,
-        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
-    )
+
+    def read(events: bool) -> inbound.InboundResult:
+        return inbound.read(
+            [*resources, dict(drafts)],
+            as_of=as_of,
+            no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+            events=events,
+        )
+
+    mapped = read(events=False)  # the course events are not used here: not built
+
     draft_ids = {
         f"MedicationRequest/{e['resource'].get('id')}"
         for e in drafts.get("entry") or ()
@@ -66,6 +72,7 @@ def order_sign_cards(
     if not orders:
         return out  # no (readable) draft CMV antiviral: nothing more to say
     if mapped.case is None:
+        mapped = read(events=True)  # every problem, as the card lists the first ones
         missing = "; ".join(f"{p.kind}: {p.message}" for p in mapped.problems[:6])
         return [
             *out,

@@ -26,6 +26,7 @@ from cmvrx.service.cdshooks.discovery import BY_ID, discovery
 from cmvrx.service.cdshooks.handlers import HookCall
 from cmvrx.service.cdshooks.models import CdsResponse, FeedbackRequest, HookRequest, wire
 from cmvrx.service.problems import FHIR_JSON, operation_outcome, validation_field
+from cmvrx.service.responses import CardsResponse
 from cmvrx.service.security import VerifiedCall
 from cmvrx.store.port import FeedbackRecord
 
@@ -62,6 +63,12 @@ def _discovery_json() -> bytes:
     responses={412: _OUTCOME},
 )
 def call_service(service_id: str, body: JsonBody, request: Request) -> JSONResponse:
+    return answer_hook(service_id, body, request.app.state.settings)
+
+
+def answer_hook(service_id: str, body: dict[str, Any], settings: Any) -> JSONResponse:
+    """The answer to one authenticated hook call with a JSON-object body (the route above
+    and the hook fast lane, ``cdshooks.fastlane``, both answer through here)."""
     spec = BY_ID.get(service_id)
     if spec is None:
         return operation_outcome(404, "no such CDS service", field="id")
@@ -73,7 +80,6 @@ def call_service(service_id: str, body: JsonBody, request: Request) -> JSONRespo
         return operation_outcome(400, message, field=field)
     if hook_request.hook != spec.hook:
         return operation_outcome(400, f"this service answers the {spec.hook} hook", field="hook")
-    settings = request.app.state.settings
     auth = hook_request.fhirAuthorization
     try:
         data = complete(
@@ -94,7 +100,7 @@ def call_service(service_id: str, body: JsonBody, request: Request) -> JSONRespo
         prefetch=data,
         no_dialysis_unless_recorded=settings.no_dialysis_unless_recorded,
     )
-    return JSONResponse(wire(CdsResponse(cards=spec.handler(call))))
+    return CardsResponse(wire(CdsResponse(cards=spec.handler(call))))
 
 
 @lru_cache(maxsize=1)

@@ -88,6 +88,10 @@ class ClientRegistry:
     def __len__(self) -> int:
         return len(self._by_iss)
 
+    def all_static(self) -> bool:
+        """Whether every client's keys are configured (no ``jku`` to fetch from)."""
+        return all(c.jku is None for c in self._by_iss.values())
+
     @classmethod
     def from_file(cls, path: str | Path) -> ClientRegistry:
         try:

@@ -3,9 +3,12 @@ machinery (dependency solving, two thread-pool hops, the ``dict`` body's validat
 
 Same checks in the same order, same answers: a call whose body is a JSON object sent as
 ``application/json`` is authenticated (``auth.authenticate``: the 401 of the routes)
-and answered by ``routes.answer_hook`` — the very function the FastAPI route calls —
-in one thread-pool hop (verifying may fetch a JWK Set, completing the prefetch may call
-the ``fhirServer``: never on the event loop). Anything else (another content type, a
+and answered by ``routes.answer_hook`` — the very function the FastAPI route calls.
+It runs on the event loop when it cannot wait on the network (every client's keys
+configured, none fetched from a ``jku``; the replay cache a local SQLite file; the
+prefetch complete, nothing to fetch from the ``fhirServer``): a thread-pool hop costs
+more CPU than such a call's I/O. Otherwise it takes one thread-pool hop (a JWK Set or
+``fhirServer`` fetch never stalls the event loop). Anything else (another content type, a
 body that is not a JSON object or not strict JSON) goes to the FastAPI route unchanged,
 with the body it already read. The route stays registered, so the OpenAPI document is
 the same. ``scope["route"]`` is set to that route, so the access log names its template.
@@ -50,7 +53,10 @@ class HookFastLane:
             return
         scope["route"] = self._hook_route()
         request = Request(scope, _replay(body, True, receive))
-        response = await run_in_threadpool(_answer, request, service_id, data)
+        if _offline(scope["app"]) and _prefetch_complete(data):
+            response = _answer(request, service_id, data)  # no I/O but a local SQLite write
+        else:
+            response = await run_in_threadpool(_answer, request, service_id, data)
         await response(scope, receive, send)
 
     def _hook_route(self) -> BaseRoute | None:
@@ -75,6 +81,28 @@ def _answer(request: Request, service_id: str, data: dict[str, Any]) -> Response
         return problems.unauthorized()
     except CmvrxError as exc:
         return problems.from_error(exc, fhir=True)
+
+
+def _offline(app: Any) -> bool:
+    """Whether verifying a token can never wait on the network: every client's keys are
+    configured (none fetched from a ``jku``) and the replay cache is a local SQLite file."""
+    known: bool | None = getattr(app.state, "hooks_offline", None)
+    if known is None:
+        verifier = app.state.verifier
+        static = verifier is None or verifier.clients.all_static()
+        known = static and getattr(app.state.store, "dialect", None) == "sqlite"
+        app.state.hooks_offline = known
+    return known
+
+
+def _prefetch_complete(data: dict[str, Any]) -> bool:
+    """Whether the prefetch holds every key the services ask for (nothing to fetch from
+    the ``fhirServer``: the call needs no network)."""
+    from cmvrx.service.cdshooks.data import unusable_keys
+    from cmvrx.service.cdshooks.routes import templates
+
+    prefetch = data.get("prefetch")
+    return isinstance(prefetch, dict) and not unusable_keys(templates(), prefetch)
 
 
 def _hook_id(scope: Scope) -> str | None:

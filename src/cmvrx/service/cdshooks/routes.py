@@ -83,7 +83,7 @@ def answer_hook(service_id: str, body: dict[str, Any], settings: Any) -> JSONRes
     auth = hook_request.fhirAuthorization
     try:
         data = complete(
-            _templates(),
+            templates(),
             hook_request.prefetch or {},
             context=hook_request.context,
             fhir_server=hook_request.fhirServer,
@@ -104,7 +104,8 @@ def answer_hook(service_id: str, body: dict[str, Any], settings: Any) -> JSONRes
 
 
 @lru_cache(maxsize=1)
-def _templates() -> dict[str, str]:
+def templates() -> dict[str, str]:
+    """The prefetch templates of every service (built once)."""
     return prefetch.templates()
 
 

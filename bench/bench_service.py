@@ -435,7 +435,7 @@ def main() -> None:
                         help="token signature (ES384: CDS Hooks sandbox; RS384: Epic)")  # fmt: skip
     parser.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
                         help="load generator (auto: wrk when installed)")  # fmt: skip
-    parser.add_argument("--rate-ceiling", type=float, default=2500.0,
+    parser.add_argument("--rate-ceiling", type=float, default=1500.0,
                         help="req/s the token pool is sized for (pool = ceiling x seconds)")  # fmt: skip
     parser.add_argument("--presign", type=int, default=0,
                         help="tokens signed in advance (default: the ceiling x (seconds + 2))")  # fmt: skip

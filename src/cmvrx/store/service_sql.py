@@ -134,18 +134,20 @@ class ServiceTablesMixin:
                     self._replay_bind = _expiry_bind(self._replay_engine)
                 conn: Any = self._replay_raw.driver_connection
                 bind = self._replay_bind
-                conn.execute("BEGIN IMMEDIATE")
                 try:
+                    conn.execute("BEGIN IMMEDIATE")
                     if purge:
                         conn.execute(_PURGE_SQL, (bind(now),))
-                    conn.execute(_REMEMBER_SQL, (iss, jti, bind(expires_at)))
-                except sqlite3.IntegrityError:  # the primary key says: seen before
-                    conn.execute("COMMIT")  # keeps the purge
-                    return False
+                    try:
+                        conn.execute(_REMEMBER_SQL, (iss, jti, bind(expires_at)))
+                    except sqlite3.IntegrityError:  # the primary key says: seen before
+                        conn.execute("COMMIT")  # keeps the purge
+                        return False
+                    conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # never leave the connection inside a transaction
+                        conn.execute("ROLLBACK")
                     raise
-                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record a token id: {type(exc).__name__}") from exc
         return True

@@ -310,6 +310,11 @@ def _interpreted_not_detected(r: Mapping[str, Any]) -> bool:
     return False
 
 
+def observation_time(r: Mapping[str, Any]) -> datetime | None:
+    """When an Observation was taken (``effective[x]``, with a zone), as ``read`` takes it."""
+    return _effective(r)
+
+
 def _effective(r: Mapping[str, Any]) -> datetime | None:
     for key in ("effectiveDateTime", "effectiveInstant"):
         if key in r:

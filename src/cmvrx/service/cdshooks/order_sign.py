@@ -46,15 +46,18 @@ def order_sign_cards(
 
     resources = [v for v in prefetch.values() if isinstance(v, Mapping)]
 
-    def read(events: bool) -> inbound.InboundResult:
+    def read(full: bool) -> inbound.InboundResult:
         return inbound.read(
             [*resources, dict(drafts)],
             as_of=as_of,
             no_dialysis_unless_recorded=no_dialysis_unless_recorded,
-            events=events,
+            events=full,
+            newest_only=not full,
         )
 
-    mapped = read(events=False)  # the course events are not used here: not built
+    # the case and the drafts are what is used here: no course events, and of each
+    # analyte only the newest valid observation (the value the case takes) is read
+    mapped = read(full=False)
 
     draft_ids = {
         f"MedicationRequest/{e['resource'].get('id')}"
@@ -72,7 +75,7 @@ def order_sign_cards(
     if not orders:
         return out  # no (readable) draft CMV antiviral: nothing more to say
     if mapped.case is None:
-        mapped = read(events=True)  # every problem, as the card lists the first ones
+        mapped = read(full=True)  # every problem, as the card lists the first ones
         missing = "; ".join(f"{p.kind}: {p.message}" for p in mapped.problems[:6])
         return [
             *out,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from cmvrx.fhir.casedoc import CaseAssembler, DrugUse
 from cmvrx.fhir.conditions import ConditionFacts, ConditionReader
 from cmvrx.fhir.dosage import OrderReader, dose_quantity, first_dosage
 from cmvrx.fhir.drugs import DrugMatcher
-from cmvrx.fhir.observations import ObservationReader, Reading
+from cmvrx.fhir.observations import ObservationReader, Reading, observation_time
 from cmvrx.fhir.problems import Match, Problem
 from cmvrx.fhir.resources import Item, collect, from_ndjson
 from cmvrx.fhir.values import code_of, instant, mapping, number
@@ -54,6 +54,7 @@ _ALLERGY = {
     "sulfonamide": "probenecid_or_sulfa_allergy",
 }
 _LAB_ANALYTES = frozenset(a.value for a in Analyte)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,18 @@ def read(
     case_id: str | None = None,
     dialysis: Dialysis | str | None = None,
     no_dialysis_unless_recorded: bool = False,
+    events: bool = True,
+    newest_only: bool = False,
 ) -> InboundResult:
-    """Map a Bundle, a prefetch dict, a resource or a list of them (one patient)."""
+    """Map a Bundle, a prefetch dict, a resource or a list of them (one patient).
+
+    ``events=False`` skips building the course events (``events`` is then empty, and the
+    problems a reading that is no valid course event would add are not looked for): for
+    a caller that uses the case and the orders only. ``newest_only=True`` (with
+    ``events=False``) reads the Observations of each analyte newest first and stops at
+    the first valid one — the value the case takes; older ones are neither read nor
+    reported. The case is the same; the problems and matches of Observations are not
+    all there."""
     items, problems = collect(source)
     return from_items(
         items,
@@ -105,6 +116,8 @@ def read(
         case_id=case_id,
         dialysis=dialysis,
         no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+        events=events,
+        newest_only=newest_only,
     )
 
 
@@ -168,18 +181,23 @@ def from_items(
     case_id: str | None = None,
     dialysis: Dialysis | str | None = None,
     no_dialysis_unless_recorded: bool = False,
+    events: bool = True,
+    newest_only: bool = False,
 ) -> InboundResult:
-    """The core mapping of one patient's resources at ``as_of`` (timezone-aware)."""
+    """The core mapping of one patient's resources at ``as_of`` (timezone-aware);
+    ``events`` and ``newest_only`` as in ``read``."""
+    if newest_only and events:
+        raise ValueError("newest_only needs events=False (the events are every reading)")
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     if knowledge is None:
         from cmvrx.api import load_knowledge
 
         knowledge = load_knowledge()
-    m = _Mapper(knowledge, as_of, list(problems or ()))
+    m = _Mapper(knowledge, as_of, list(problems or ()), newest_only=newest_only)
     m.run(list(items))
     stated = Dialysis(dialysis) if dialysis is not None else None  # ValueError names it
-    return m.result(case_id, stated, no_dialysis_unless_recorded)
+    return m.result(case_id, stated, no_dialysis_unless_recorded, events=events)
 
 
 @dataclass
@@ -187,6 +205,7 @@ class _Mapper:
     knowledge: Knowledge
     as_of: datetime
     problems: list[Problem]
+    newest_only: bool = False
     matched: list[Match] = field(default_factory=list)
     readings: list[Reading] = field(default_factory=list)
     facts: ConditionFacts = field(default_factory=ConditionFacts)
@@ -218,6 +237,7 @@ class _Mapper:
                 "Patient",
                 f"{len(self.patients)} Patient resources: one patient at a time",
             )
+        deferred: dict[str, list[Item]] = {}  # newest_only: Observations by analyte
         for item in items:
             if item.type not in READ_TYPES:
                 self.skipped[f"{item.type or 'no resourceType'}: not read"] += 1
@@ -232,16 +252,38 @@ class _Mapper:
                     item.where,
                 )
                 continue
-            try:
-                self._one(item)
-            except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-                self._problem(
-                    "malformed",
-                    item.ref,
-                    "",
-                    f"could not be read: {type(exc).__name__}",
-                    item.where,
-                )
+            if self.newest_only and item.type == "Observation":
+                binding = self.observations.binding(item.resource)
+                if binding is None:
+                    self.skipped["Observation: no bound LOINC code"] += 1
+                else:
+                    deferred.setdefault(binding.analyte, []).append(item)
+                continue
+            self._guarded(item)
+        for group in deferred.values():  # newest first; the first valid one is the case's
+            for item in sorted(group, key=self._when, reverse=True):
+                if self._guarded(item):
+                    break
+
+    def _guarded(self, item: Item) -> bool:
+        """``_one(item)``; a resource that cannot be read is a ``malformed`` problem.
+        Whether it gave a reading."""
+        before = len(self.readings)
+        try:
+            self._one(item)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            self._problem(
+                "malformed",
+                item.ref,
+                "",
+                f"could not be read: {type(exc).__name__}",
+                item.where,
+            )
+        return len(self.readings) > before
+
+    def _when(self, item: Item) -> datetime:
+        """When an Observation was taken, for the newest-first order (never: the oldest)."""
+        return observation_time(item.resource) or _NEVER
 
     def _problem(self, kind: Any, ref: str, fld: str, message: str, where: str = "") -> None:
         self.problems.append(Problem(kind, ref, fld, message, where))
@@ -359,7 +401,7 @@ class _Mapper:
 
     # ------------------------------------------------------------------ assembly
     def result(
-        self, case_id: str | None, dialysis: Dialysis | None, assume_none: bool
+        self, case_id: str | None, dialysis: Dialysis | None, assume_none: bool, *, events: bool
     ) -> InboundResult:
         patient = self.patients[0] if len(self.patients) == 1 else None
         pid = patient.resource.get("id") if patient else None
@@ -382,7 +424,9 @@ class _Mapper:
         return InboundResult(
             case=case,
             case_document=doc,
-            events=tuple(sorted((*self._events(), *self.doses), key=lambda e: e.at)),
+            events=tuple(sorted((*self._events(), *self.doses), key=lambda e: e.at))
+            if events
+            else (),
             orders=tuple(self.orders),
             active_orders=tuple(self.active_orders),
             problems=tuple(self.problems),

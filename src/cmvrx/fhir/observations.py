@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cmvrx import units
 from cmvrx.errors import UnitError
@@ -73,9 +73,27 @@ class ObservationReader:
     def __post_init__(self) -> None:
         self.by_code = {o.code: o for o in self.terminology.observation}
         self.all_units = {u for o in self.terminology.observation for u in o.units}
+        # per binding, computed once: its match route and its unit set
+        self._route = {c: f"loinc:{b.code} ({b.confidence})" for c, b in self.by_code.items()}
+        self._units = {c: frozenset(b.units) for c, b in self.by_code.items()}
+        self._loinc = SYSTEM_URI["loinc"]
 
     def binding(self, resource: Mapping[str, Any]) -> ObservationBinding | None:
-        for system, code, _ in codings(resource.get("code")):
+        concept = resource.get("code")
+        if type(concept) is not dict:
+            return self._binding_general(concept)
+        for coding in concept.get("coding") or ():  # the usual shape, looked up directly
+            if type(coding) is not dict:
+                return self._binding_general(concept)
+            code = coding.get("code")
+            if coding.get("system") == self._loinc and type(code) is str:
+                found = self.by_code.get(code.strip())
+                if found is not None:
+                    return found
+        return None
+
+    def _binding_general(self, concept: object) -> ObservationBinding | None:
+        for system, code, _ in codings(concept):
             if system == SYSTEM_URI["loinc"] and code in self.by_code:
                 return self.by_code[code]
         return None
@@ -92,7 +110,7 @@ class ObservationReader:
         def fail(kind: Any, field: str, message: str) -> None:
             problems.append(Problem(kind, item.ref, field, message, item.where))
 
-        matched.append(Match(item.ref, b.analyte, f"loinc:{b.code} ({b.confidence})"))
+        matched.append(Match(item.ref, b.analyte, self._route[b.code]))
         status = r.get("status")
         if status == "entered-in-error":
             fail("entered_in_error", "status", "entered in error: never used")
@@ -122,7 +140,7 @@ class ObservationReader:
         if at > as_of:
             fail("future", "effectiveDateTime", f"{at.isoformat()} is after as_of")
             return None
-        base = Reading(b.analyte, at, item.ref, item.where, b.code, specimen=b.specimen)
+        base = _Base(b.analyte, at, item.ref, item.where, b.code, b.specimen)
         if b.quantity == "ordinal":
             return self._ordinal(r, base, fail)
         if b.analyte == "cmv_dna":
@@ -130,7 +148,7 @@ class ObservationReader:
         return self._quantity(r, b, base, fail)
 
     def _quantity(
-        self, r: Mapping[str, Any], b: ObservationBinding, base: Reading, fail: Any
+        self, r: Mapping[str, Any], b: ObservationBinding, base: _Base, fail: Any
     ) -> Reading | None:
         q = mapping(r.get("valueQuantity"))
         value, unit = number(q.get("value")), quantity_unit(q)
@@ -155,7 +173,7 @@ class ObservationReader:
         if unit is None:
             fail("missing_value", "valueQuantity.unit", "no unit")
             return None
-        if unit not in b.units:
+        if unit not in self._units.get(b.code, b.units):
             kind = (
                 "unit_mismatch"
                 if unit in self.all_units or _is_known_unit(unit)
@@ -191,7 +209,7 @@ class ObservationReader:
             return False
         return True
 
-    def _ordinal(self, r: Mapping[str, Any], base: Reading, fail: Any) -> Reading | None:
+    def _ordinal(self, r: Mapping[str, Any], base: _Base, fail: Any) -> Reading | None:
         words = [r["valueString"]] if isinstance(r.get("valueString"), str) else []
         words += texts(r.get("valueCodeableConcept"))
         for word in words:
@@ -206,7 +224,7 @@ class ObservationReader:
         return None
 
     def _pcr(
-        self, r: Mapping[str, Any], b: ObservationBinding, base: Reading, fail: Any
+        self, r: Mapping[str, Any], b: ObservationBinding, base: _Base, fail: Any
     ) -> Reading | None:
         limit = self._limit(r, b)
         words = " ".join(
@@ -292,6 +310,11 @@ def _interpreted_not_detected(r: Mapping[str, Any]) -> bool:
     return False
 
 
+def observation_time(r: Mapping[str, Any]) -> datetime | None:
+    """When an Observation was taken (``effective[x]``, with a zone), as ``read`` takes it."""
+    return _effective(r)
+
+
 def _effective(r: Mapping[str, Any]) -> datetime | None:
     for key in ("effectiveDateTime", "effectiveInstant"):
         if key in r:
@@ -305,9 +328,19 @@ def _is_known_unit(unit: str) -> bool:
     return any(unit in units.accepted_units(k) for k in kinds) or "1.73" in unit
 
 
-def _replace(base: Reading, **changes: Any) -> Reading:
-    """``base`` (analyte, time, ref, where, code and specimen set; the rest unset) with the
-    value fields ``changes`` — what ``dataclasses.replace`` gives, built directly."""
+class _Base(NamedTuple):
+    """What every reading of one observation has before its value is read."""
+
+    analyte: str
+    at: datetime
+    ref: str
+    where: str
+    code: str
+    specimen: str | None
+
+
+def _replace(base: _Base, **changes: Any) -> Reading:
+    """The ``Reading`` of ``base`` with the value fields ``changes`` (built once)."""
     return Reading(
         base.analyte, base.at, base.ref, base.where, base.code, specimen=base.specimen, **changes
     )

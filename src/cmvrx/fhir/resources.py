@@ -68,11 +68,11 @@ def _walk(obj: object, where: str, items: list[Item], problems: list[Problem], d
         return
     if obj is None:
         return
-    if isinstance(obj, list | tuple):
+    if type(obj) is list or isinstance(obj, list | tuple):
         for element in obj:
             _walk(element, where, items, problems, depth + 1)
         return
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):  # dict: no ABC check
         problems.append(
             Problem("malformed", "", "", f"not a resource: {type(obj).__name__}", where)
         )
@@ -93,9 +93,21 @@ def _walk(obj: object, where: str, items: list[Item], problems: list[Problem], d
             )
             return
         for entry in entries:
-            resource = entry.get("resource") if isinstance(entry, Mapping) else entry
-            _walk(resource, where, items, problems, depth + 1)
+            resource = entry.get("resource") if isinstance(entry, dict | Mapping) else entry
+            inner = resource.get("resourceType") if type(resource) is dict else None
+            if type(inner) is str and inner and inner != "Bundle" and depth < _MAX_DEPTH:
+                assert isinstance(resource, dict)
+                _leaf(resource, inner, where, items, problems)  # the usual entry, directly
+            else:
+                _walk(resource, where, items, problems, depth + 1)
         return
+    _leaf(obj, kind, where, items, problems)
+
+
+def _leaf(
+    obj: Mapping[str, Any], kind: str, where: str, items: list[Item], problems: list[Problem]
+) -> None:
+    """A resource of type ``kind`` (not a Bundle): an item, or a problem for a bad id."""
     rid = obj.get("id")
     if rid is not None and not isinstance(rid, str):
         problems.append(Problem("malformed", kind, "id", "not a string", where))

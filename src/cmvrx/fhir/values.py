@@ -51,10 +51,10 @@ def quantity_unit(q: Mapping[str, Any]) -> str | None:
 
 def codings(concept: object) -> Iterator[tuple[str, str, str]]:
     """``(system, code, display)`` of each well-formed coding of a CodeableConcept."""
-    if not isinstance(concept, Mapping):
+    if type(concept) is not dict and not isinstance(concept, Mapping):  # dict: no ABC check
         return
     for coding in concept.get("coding") or ():
-        if isinstance(coding, Mapping):
+        if type(coding) is dict or isinstance(coding, Mapping):
             system, code = coding.get("system"), coding.get("code")
             display = coding.get("display")
             if isinstance(system, str) and isinstance(code, str):
@@ -85,4 +85,4 @@ def code_of(concept: object) -> str | None:
 
 def mapping(value: object) -> Mapping[str, Any]:
     """``value`` if it is a JSON object, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}

@@ -30,6 +30,7 @@ LOG = logging.getLogger("cmvrx.service")
 
 def build(settings: Settings) -> FastAPI:
     from cmvrx import __version__
+    from cmvrx.service.cdshooks.fastlane import HookFastLane
     from cmvrx.service.cdshooks.routes import router as cds_router
     from cmvrx.service.rest import router as rest_router
     from cmvrx.service.rest_check import router as check_router
@@ -65,6 +66,7 @@ def build(settings: Settings) -> FastAPI:
     install_web_page(app)  # docs/web.md
     app.add_api_route("/healthz", _health, methods=["GET"], include_in_schema=False)
     _install_error_handlers(app)
+    app.add_middleware(HookFastLane)  # inside the access log: its calls are logged too
     app.add_middleware(AccessLog)
     app.router.add_event_handler("shutdown", store.close)
     return app

@@ -42,6 +42,7 @@ import jwt
 from jwt import PyJWK
 
 from cmvrx.errors import InputError
+from cmvrx.service import jws
 from cmvrx.store.port import ServiceStore
 
 #: The only signing algorithms accepted (CDS Hooks recommends ES384 and RS384).
@@ -49,6 +50,7 @@ ALLOWED_ALGS = frozenset({"ES384", "RS384"})
 #: Which JWK key type each algorithm needs.
 _KTY_FOR_ALG = {"ES384": "EC", "RS384": "RSA"}
 MAX_SKEW_S = 60
+_REQUIRED_CLAIMS = ("iss", "aud", "exp", "iat", "jti")
 _JWKS_MAX_BYTES = 256 * 1024
 
 
@@ -88,6 +90,10 @@ class ClientRegistry:
 
     def __len__(self) -> int:
         return len(self._by_iss)
+
+    def all_static(self) -> bool:
+        """Whether every client's keys are configured (no ``jku`` to fetch from)."""
+        return all(c.jku is None for c in self._by_iss.values())
 
     @classmethod
     def from_file(cls, path: str | Path) -> ClientRegistry:
@@ -259,6 +265,9 @@ class TokenVerifier:
     skew_s: int = MAX_SKEW_S
     max_lifetime_s: int = 3600
     _keys_built: dict[tuple[str, str], PyJWK] = field(default_factory=dict, repr=False)
+    _keys_by_object: dict[tuple[str, int], tuple[Mapping[str, Any], PyJWK]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not 0 <= self.skew_s <= MAX_SKEW_S:
@@ -266,12 +275,16 @@ class TokenVerifier:
 
     def verify(self, authorization: str | None, url: str) -> VerifiedCall:
         token = _bearer(authorization)
-        try:
-            # one unverified parse for the header and the issuer (the key depends on both)
-            parsed = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
-            header, unverified = parsed["header"], parsed["payload"]
-        except jwt.PyJWTError as exc:
-            raise UnauthorizedError from exc
+        parsed = jws.parse(token)  # None: not a plain compact JWS; PyJWT judges it
+        if parsed is not None:
+            header, unverified = parsed.header, parsed.payload
+        else:
+            try:
+                # one unverified parse for the header and the issuer (the key depends on both)
+                complete = jwt.api_jwt.decode_complete(token, options={"verify_signature": False})
+                header, unverified = complete["header"], complete["payload"]
+            except jwt.PyJWTError as exc:
+                raise UnauthorizedError from exc
         alg, kid = header.get("alg"), header.get("kid")
         if alg not in ALLOWED_ALGS or not isinstance(kid, str) or not kid:
             raise UnauthorizedError
@@ -283,10 +296,20 @@ class TokenVerifier:
             raise UnauthorizedError
         if client.jku is not None and header.get("jku", client.jku) != client.jku:
             raise UnauthorizedError
-        claims = self._signed_claims(token, client, alg, kid, url)
+        jwk = self._jwk(client, alg, kid)
+        if parsed is not None:
+            claims = self._plain_claims(parsed, jwk, alg, url)
+        else:
+            claims = self._signed_claims(token, client, jwk, alg, url)
+        if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 200:
+            raise UnauthorizedError
         self._check_times(claims)
+        # kept until the token can no longer pass the time check (exp + skew)
         if not self.store.remember_jti(
-            client.iss, claims["jti"], _utc(claims["exp"]), now=_utc(self.clock())
+            client.iss,
+            claims["jti"],
+            _utc(claims["exp"] + self.skew_s),
+            now=_utc(self.clock()),
         ):
             raise UnauthorizedError
         return VerifiedCall(
@@ -295,14 +318,43 @@ class TokenVerifier:
             tenant=claims["tenant"] if isinstance(claims.get("tenant"), str) else None,
         )
 
-    def _signed_claims(
-        self, token: str, client: Client, alg: str, kid: str, url: str
-    ) -> dict[str, Any]:
+    def _jwk(self, client: Client, alg: str, kid: str) -> Mapping[str, Any]:
+        """The client's published key ``kid``, fit for ``alg`` and for signatures."""
         jwk = self.keys.key_for(client, kid)
         if jwk.get("kty") != _KTY_FOR_ALG[alg] or jwk.get("alg", alg) != alg:
             raise UnauthorizedError
         if jwk.get("use", "sig") != "sig":
             raise UnauthorizedError
+        return jwk
+
+    def _plain_claims(
+        self, parsed: jws.Parsed, jwk: Mapping[str, Any], alg: str, url: str
+    ) -> dict[str, Any]:
+        """The claims of a plain token: its signature, then what PyJWT's ``decode`` checks
+        with the options of ``_signed_claims`` (required claims, ``aud``, ``sub`` type)."""
+        try:
+            key = self._pyjwk(jwk, alg).key
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+            raise UnauthorizedError from exc
+        if not jws.verify(alg, key, parsed.signing_input, parsed.signature):
+            raise UnauthorizedError
+        claims = parsed.payload
+        if any(claims.get(name) is None for name in _REQUIRED_CLAIMS):
+            raise UnauthorizedError
+        audiences = claims["aud"]
+        if isinstance(audiences, str):
+            audiences = [audiences]
+        if not isinstance(audiences, list) or url not in audiences:
+            raise UnauthorizedError
+        if any(not isinstance(a, str) for a in audiences):
+            raise UnauthorizedError
+        if "sub" in claims and not isinstance(claims["sub"], str):
+            raise UnauthorizedError
+        return claims
+
+    def _signed_claims(
+        self, token: str, client: Client, jwk: Mapping[str, Any], alg: str, url: str
+    ) -> dict[str, Any]:
         try:
             key = self._pyjwk(jwk, alg)
             claims: dict[str, Any] = jwt.decode(
@@ -312,7 +364,7 @@ class TokenVerifier:
                 audience=url,
                 issuer=client.iss,
                 options={
-                    "require": ["iss", "aud", "exp", "iat", "jti"],
+                    "require": list(_REQUIRED_CLAIMS),
                     "verify_exp": False,  # checked below against the service clock
                     "verify_nbf": False,
                     "verify_iat": False,
@@ -320,18 +372,23 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise UnauthorizedError from exc
-        if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 200:
-            raise UnauthorizedError
         return claims
 
     def _pyjwk(self, jwk: Mapping[str, Any], alg: str) -> PyJWK:
         """The key object for a JWK, built once per distinct key (parsing costs ~0.1 ms)."""
+        same = self._keys_by_object.get((alg, id(jwk)))
+        if same is not None and same[0] is jwk:  # the very JWK object seen before
+            return same[1]
         cache_key = (alg, json.dumps(jwk, sort_keys=True))
         found = self._keys_built.get(cache_key)
         if found is None:
             if len(self._keys_built) > 256:  # keys rotate rarely; never grow without bound
                 self._keys_built.clear()
             found = self._keys_built[cache_key] = PyJWK.from_dict(dict(jwk), algorithm=alg)
+        if len(self._keys_by_object) > 256:  # a refreshed JWK Set brings new objects
+            self._keys_by_object.clear()
+        # the entry holds the JWK itself, so its id cannot be reused while it is cached
+        self._keys_by_object[(alg, id(jwk))] = (jwk, found)
         return found
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:

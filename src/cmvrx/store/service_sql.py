@@ -17,6 +17,7 @@ feedback keep the store's full durability.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +35,17 @@ from cmvrx.store.tables import cds_feedback, seen_jtis
 _PURGE = delete(seen_jtis).where(seen_jtis.c.expires_at < bindparam("now"))
 _REMEMBER = insert(seen_jtis)
 _SQLITE_REPLAY_LOCK = threading.Lock()
+_PURGE_LOCK = threading.Lock()
+_PURGE_SQL = f"DELETE FROM {seen_jtis.name} WHERE expires_at < ?"
+_REMEMBER_SQL = f"INSERT INTO {seen_jtis.name} (iss, jti, expires_at) VALUES (?, ?, ?)"
+#: at most one purge of expired token ids per process in this many seconds
+REPLAY_PURGE_EVERY_S = 60.0
+
+
+def _expiry_bind(engine: Engine) -> Any:
+    """How the store's SQLAlchemy type writes an expiry on this engine's dialect."""
+    bind = seen_jtis.c.expires_at.type.bind_processor(engine.dialect)
+    return bind or (lambda value: value)
 
 
 class ServiceTablesMixin:
@@ -41,6 +53,9 @@ class ServiceTablesMixin:
 
     _engine: Engine
     _replay_engine: Engine | None = None
+    _replay_raw: Any = None
+    _replay_bind: Any = None
+    _replay_purged_at: float = float("-inf")
 
     def _transaction(
         self, doing: str, *, write: bool = False
@@ -69,19 +84,72 @@ class ServiceTablesMixin:
             raise StorageError(f"cannot record a token id: {type(exc).__name__}") from exc
 
     def _close_service_engines(self) -> None:
+        raw, self._replay_raw = self._replay_raw, None
+        if raw is not None:
+            raw.close()
         if self._replay_engine is not None and self._replay_engine is not self._engine:
             self._replay_engine.dispose()
 
     def remember_jti(self, iss: str, jti: str, expires_at: datetime, *, now: datetime) -> bool:
+        purge = self._purge_due(now)
+        if self._engine.dialect.name == "sqlite":
+            if self._replay_engine is None:
+                self._replay_engine = _relaxed_sqlite(self._engine)
+            if self._replay_engine is not self._engine:  # a file: the lean path
+                return self._remember_sqlite(iss, jti, expires_at, now, purge)
         try:
             with self._replay_transaction() as conn:
-                conn.execute(_PURGE, {"now": now})
+                if purge:
+                    conn.execute(_PURGE, {"now": now})
                 try:
                     conn.execute(_REMEMBER, {"iss": iss, "jti": jti, "expires_at": expires_at})
                 except IntegrityError as exc:  # the primary key says: seen before
                     raise _ReplayedError from exc
         except _ReplayedError:
             return False
+        return True
+
+    def _purge_due(self, now: datetime) -> bool:
+        """Expired ids are deleted at most once per ``REPLAY_PURGE_EVERY_S`` (of the
+        caller's clock) per store: the DELETE scans the table (no index on the expiry),
+        so not on every request. An id kept longer is harmless: its token no longer
+        passes the time check."""
+        at = now.timestamp()
+        with _PURGE_LOCK:
+            if abs(at - self._replay_purged_at) < REPLAY_PURGE_EVERY_S:
+                return False
+            self._replay_purged_at = at
+            return True
+
+    def _remember_sqlite(
+        self, iss: str, jti: str, expires_at: datetime, now: datetime, purge: bool
+    ) -> bool:
+        """The replay-cache write on a SQLite file through the driver connection: the same
+        statements and stored values as the SQLAlchemy path, without its per-call work."""
+        assert self._replay_engine is not None
+        try:
+            with _SQLITE_REPLAY_LOCK:
+                if self._replay_raw is None:
+                    self._replay_raw = self._replay_engine.raw_connection()
+                    self._replay_bind = _expiry_bind(self._replay_engine)
+                conn: Any = self._replay_raw.driver_connection
+                bind = self._replay_bind
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    if purge:
+                        conn.execute(_PURGE_SQL, (bind(now),))
+                    try:
+                        conn.execute(_REMEMBER_SQL, (iss, jti, bind(expires_at)))
+                    except sqlite3.IntegrityError:  # the primary key says: seen before
+                        conn.execute("COMMIT")  # keeps the purge
+                        return False
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # never leave the connection inside a transaction
+                        conn.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot record a token id: {type(exc).__name__}") from exc
         return True
 
     def record_feedback(self, items: Sequence[FeedbackRecord]) -> list[int]:

@@ -45,11 +45,20 @@ def order_sign_cards(
     from cmvrx.fhir import inbound
 
     resources = [v for v in prefetch.values() if isinstance(v, Mapping)]
-    mapped = inbound.read(
-        [*resources, dict(drafts)],
-        as_of=as_of,
-        no_dialysis_unless_recorded=no_dialysis_unless_recorded,
-    )
+
+    def read(full: bool) -> inbound.InboundResult:
+        return inbound.read(
+            [*resources, dict(drafts)],
+            as_of=as_of,
+            no_dialysis_unless_recorded=no_dialysis_unless_recorded,
+            events=full,
+            newest_only=not full,
+        )
+
+    # the case and the drafts are what is used here: no course events, and of each
+    # analyte only the newest valid observation (the value the case takes) is read
+    mapped = read(full=False)
+
     draft_ids = {
         f"MedicationRequest/{e['resource'].get('id')}"
         for e in drafts.get("entry") or ()
@@ -66,6 +75,7 @@ def order_sign_cards(
     if not orders:
         return out  # no (readable) draft CMV antiviral: nothing more to say
     if mapped.case is None:
+        mapped = read(full=True)  # every problem, as the card lists the first ones
         missing = "; ".join(f"{p.kind}: {p.message}" for p in mapped.problems[:6])
         return [
             *out,

@@ -26,6 +26,7 @@ from cmvrx.service.cdshooks.discovery import BY_ID, discovery
 from cmvrx.service.cdshooks.handlers import HookCall
 from cmvrx.service.cdshooks.models import CdsResponse, FeedbackRequest, HookRequest, wire
 from cmvrx.service.problems import FHIR_JSON, operation_outcome, validation_field
+from cmvrx.service.responses import CardsResponse
 from cmvrx.service.security import VerifiedCall
 from cmvrx.service.settings import Settings
 from cmvrx.store.port import FeedbackRecord
@@ -63,6 +64,15 @@ def _discovery_json() -> bytes:
     responses={412: _OUTCOME},
 )
 def call_service(service_id: str, body: JsonBody, request: Request, caller: Caller) -> JSONResponse:
+    return answer_hook(service_id, body, request.app.state.settings, caller)
+
+
+def answer_hook(
+    service_id: str, body: dict[str, Any], settings: Any, caller: VerifiedCall
+) -> JSONResponse:
+    """The answer to one authenticated hook call with a JSON-object body (the route above
+    and the hook fast lane, ``cdshooks.fastlane``, both answer through here); ``caller``
+    names the client, whose registered FHIR servers bound the ``fhirServer`` called."""
     spec = BY_ID.get(service_id)
     if spec is None:
         return operation_outcome(404, "no such CDS service", field="id")
@@ -74,11 +84,10 @@ def call_service(service_id: str, body: JsonBody, request: Request, caller: Call
         return operation_outcome(400, message, field=field)
     if hook_request.hook != spec.hook:
         return operation_outcome(400, f"this service answers the {spec.hook} hook", field="hook")
-    settings = request.app.state.settings
     auth = hook_request.fhirAuthorization
     try:
         data = complete(
-            _templates(),
+            templates(),
             hook_request.prefetch or {},
             context=hook_request.context,
             fhir_server=hook_request.fhirServer,
@@ -96,7 +105,7 @@ def call_service(service_id: str, body: JsonBody, request: Request, caller: Call
         prefetch=data,
         no_dialysis_unless_recorded=settings.no_dialysis_unless_recorded,
     )
-    return JSONResponse(wire(CdsResponse(cards=spec.handler(call))))
+    return CardsResponse(wire(CdsResponse(cards=spec.handler(call))))
 
 
 def _listed_servers(settings: Settings, caller: VerifiedCall) -> tuple[str, ...]:
@@ -106,7 +115,8 @@ def _listed_servers(settings: Settings, caller: VerifiedCall) -> tuple[str, ...]
 
 
 @lru_cache(maxsize=1)
-def _templates() -> dict[str, str]:
+def templates() -> dict[str, str]:
+    """The prefetch templates of every service (built once)."""
     return prefetch.templates()
 
 

@@ -271,7 +271,9 @@ class CaseAssembler:
         if cd4 is not None:
             out["cd4"] = _measurement(cd4)
         if rna is not None:
-            out["hiv_rna"] = _measurement(rna)
+            if rna.value is not None:  # "not detected" in words carries no number
+                out["hiv_rna"] = _measurement(rna)
+            out["hiv_rna_suppressed"] = rna.suppressed
         return out
 
     def _transplant(self) -> dict[str, Any] | None:

@@ -483,6 +483,15 @@ def _event_data(r: Reading) -> dict[str, Any] | None:
             "lower_limit": r.lower_limit,
             "specimen": r.specimen or "plasma",
         }
+    if r.analyte == "hiv_rna":
+        return {
+            "kind": "lab",
+            "at": r.at,
+            "analyte": "hiv_rna",
+            "value": r.value,
+            "unit": r.unit,
+            "suppressed": r.suppressed,
+        }
     if r.analyte == "weight":
         return {"kind": "weight", "at": r.at, "value": r.value, "unit": r.unit}
     if r.analyte == "urine_protein_dipstick":

@@ -61,6 +61,7 @@ class Reading:
     specimen: str | None = None
     pcr_result: str | None = None
     lower_limit: float | None = None  # CMV PCR: the assay's limit, IU/mL
+    suppressed: bool | None = None  # HIV RNA: below the assay's limit (not detected)
 
 
 @dataclass
@@ -145,17 +146,66 @@ class ObservationReader:
             return self._ordinal(r, base, fail)
         if b.analyte == "cmv_dna":
             return self._pcr(r, b, base, fail)
+        if b.analyte == "hiv_rna":
+            return self._hiv_rna(r, b, base, fail)
         return self._quantity(r, b, base, fail)
 
-    def _quantity(
+    def _hiv_rna(
         self, r: Mapping[str, Any], b: ObservationBinding, base: _Base, fail: Any
+    ) -> Reading | None:
+        """HIV RNA, with whether it is below the assay's limit ("suppressed": what the HIV
+        maintenance-stop rule reads). A suppressed load is usually reported censored
+        ("<20 copies/mL") or as "not detected": both are results, not missing values; the
+        value kept is then the assay's limit. A quantified load is suppressed only when
+        the report says it is below the limit (``referenceRange.low``, an ND/NEG
+        interpretation); otherwise it is not."""
+        q = mapping(r.get("valueQuantity"))
+        words = " ".join(
+            [*texts(r.get("valueCodeableConcept")), str(r.get("valueString", ""))]
+        ).lower()
+        if not q:
+            if any(w in words for w in _NOT_DETECTED):
+                return _replace(base, suppressed=True)
+            fail("missing_value", "value[x]", "no quantity and no 'not detected' result")
+            return None
+        comparator = q.get("comparator")
+        if comparator and comparator not in ("<", "<="):
+            fail(
+                "missing_value",
+                "valueQuantity.comparator",
+                f"comparator {comparator!r} is not a measurement",
+            )
+            return None
+        reading = self._quantity(r, b, base, fail, censored_ok=True)
+        if reading is None:
+            return None
+        limit = self._limit(r, b)
+        below = bool(comparator) or _interpreted_not_detected(r)
+        if not below and limit is not None and reading.internal is not None:
+            below = reading.internal < limit
+        return _replace(
+            base,
+            value=reading.value,
+            unit=reading.unit,
+            internal=reading.internal,
+            suppressed=below,
+        )
+
+    def _quantity(
+        self,
+        r: Mapping[str, Any],
+        b: ObservationBinding,
+        base: _Base,
+        fail: Any,
+        *,
+        censored_ok: bool = False,
     ) -> Reading | None:
         q = mapping(r.get("valueQuantity"))
         value, unit = number(q.get("value")), quantity_unit(q)
         if value is None:
             fail("missing_value", "valueQuantity.value", "no numeric value")
             return None
-        if q.get("comparator"):
+        if q.get("comparator") and not censored_ok:
             fail(
                 "missing_value",
                 "valueQuantity.comparator",

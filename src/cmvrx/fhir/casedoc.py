@@ -268,6 +268,11 @@ class CaseAssembler:
         if not self.facts.hiv and cd4 is None and rna is None:
             return None
         out: dict[str, Any] = {"status": "positive" if self.facts.hiv else "unknown"}
+        if self.facts.hiv and any(
+            d.role == "antiretroviral" and d.status in _CURRENT.get(d.resource.split("/")[0], set())
+            for d in self.drugs
+        ):
+            out["on_art"] = True  # an active ART drug; none recorded: not known (never false)
         if cd4 is not None:
             out["cd4"] = _measurement(cd4)
         if rna is not None:

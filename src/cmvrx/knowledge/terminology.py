@@ -74,7 +74,7 @@ class Ingredient(StrictModel):
     """A drug ingredient cmvrx cares about, with the names matched as the last resort."""
 
     id: str
-    role: Literal["cmv_antiviral", "immunosuppressant", "inducer", "other"]
+    role: Literal["cmv_antiviral", "immunosuppressant", "inducer", "antiretroviral", "other"]
     names: tuple[str, ...] = Field(min_length=1)
     cite: Cite
 

@@ -14,11 +14,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cmvrx.api import load_knowledge
-from cmvrx.audit.embedded import select, subject_of
+from cmvrx.audit.embedded import select
 from cmvrx.audit.jsonline import loads_for_selection
 from cmvrx.audit.select import line_pattern, may_be_cmv_antiviral, needles
 from cmvrx.audit.sources import Source
-from cmvrx.fhir.inbound import _patient_of
+from cmvrx.fhir.inbound import _patient_of, subject_of
 from cmvrx.fhir.resources import Item
 
 K = load_knowledge()

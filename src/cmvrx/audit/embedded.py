@@ -25,7 +25,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +44,7 @@ from cmvrx.audit.select import (
     patient_of,
 )
 from cmvrx.audit.sources import Export, Source, blocks
+from cmvrx.fhir.inbound import subject_of
 from cmvrx.knowledge.bundle import Knowledge
 
 PATIENTS_PER_PARTITION = 2000
@@ -256,21 +257,6 @@ def _known(resource: dict[str, Any], patients: set[str]) -> bool:
         return False
     pid = subject_of(resource)
     return pid is not None and pid in patients
-
-
-def subject_of(resource: dict[str, Any]) -> str | None:
-    """The patient a resource other than a Patient references: what the FHIR mapping's
-    ``_patient_of`` says of it, without making an ``Item`` (a test holds them equal)."""
-    for key in ("subject", "patient"):
-        value = resource.get(key)
-        ref = value.get("reference") if isinstance(value, Mapping) else None
-        if isinstance(ref, str):
-            tail = ref.rsplit("/", 2)
-            if len(tail) >= 2 and tail[-2] == "Patient" and tail[-1]:
-                return tail[-1]
-            if ref.startswith("urn:uuid:"):
-                return ref.removeprefix("urn:uuid:")
-    return None
 
 
 def _select_one(

@@ -161,8 +161,14 @@ def _patient_of(item: Item) -> str | None:
     if item.type == "Patient":
         rid = r.get("id")
         return rid if isinstance(rid, str) and rid else None
+    return subject_of(r)
+
+
+def subject_of(resource: Mapping[str, Any]) -> str | None:
+    """The patient id a resource other than a Patient names in ``subject``/``patient``
+    (``Patient/<id>``, a full URL ending so, or ``urn:uuid:<id>``), or None."""
     for key in ("subject", "patient"):
-        ref = mapping(r.get(key)).get("reference")
+        ref = mapping(resource.get(key)).get("reference")
         if isinstance(ref, str):
             tail = ref.rsplit("/", 2)
             if len(tail) >= 2 and tail[-2] == "Patient" and tail[-1]:

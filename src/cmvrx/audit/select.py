@@ -11,6 +11,7 @@ from typing import Any
 
 from cmvrx.fhir.drugs import DrugMatcher
 from cmvrx.fhir.resources import Item
+from cmvrx.fhir.values import contained_code
 from cmvrx.knowledge.bundle import Knowledge
 
 MED_TYPES = frozenset({"MedicationRequest", "MedicationAdministration", "MedicationStatement"})
@@ -57,9 +58,7 @@ def _concept(resource: Mapping[str, Any]) -> object:
     ref = resource.get("medicationReference")
     value = ref.get("reference") if isinstance(ref, Mapping) else None
     if isinstance(value, str) and value.startswith("#"):
-        for contained in resource.get("contained") or ():
-            if isinstance(contained, Mapping) and contained.get("id") == value[1:]:
-                return contained.get("code")
+        return contained_code(resource, value)[1]
     return None
 
 

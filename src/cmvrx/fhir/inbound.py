@@ -26,7 +26,7 @@ from cmvrx.fhir.drugs import DrugMatcher
 from cmvrx.fhir.observations import ObservationReader, Reading, observation_time
 from cmvrx.fhir.problems import Match, Problem
 from cmvrx.fhir.resources import Item, collect, from_ndjson
-from cmvrx.fhir.values import code_of, instant, mapping, number
+from cmvrx.fhir.values import code_of, contained_code, instant, mapping, number
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.terminology import TerminologyFile
 from cmvrx.model.course import EVENT_ADAPTER, Analyte, Event
@@ -317,9 +317,9 @@ class _Mapper:
         ref = mapping(r.get("medicationReference")).get("reference")
         if isinstance(ref, str):
             if ref.startswith("#"):
-                for contained in r.get("contained") or ():
-                    if isinstance(contained, Mapping) and contained.get("id") == ref[1:]:
-                        return contained.get("code")
+                found, code = contained_code(r, ref)
+                if found:
+                    return code
             elif ref in self.medications:
                 return self.medications[ref].get("code")
             self._problem(

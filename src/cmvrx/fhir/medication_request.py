@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cmvrx.errors import InputError
 from cmvrx.fhir.problems import Problem
+from cmvrx.fhir.values import contained_code
 
 if TYPE_CHECKING:
     from cmvrx.knowledge.bundle import Knowledge
@@ -64,9 +65,9 @@ def _concept(resource: Mapping[str, object]) -> object:
     reference = resource.get("medicationReference")
     ref = reference.get("reference") if isinstance(reference, Mapping) else None
     if isinstance(ref, str) and ref.startswith("#"):
-        for contained in resource.get("contained") or ():  # type: ignore[attr-defined]
-            if isinstance(contained, Mapping) and contained.get("id") == ref[1:]:
-                return contained.get("code")
+        found, code = contained_code(resource, ref)
+        if found:
+            return code
     raise InputError(
         "MedicationRequest: give medicationCodeableConcept (or a contained Medication)",
         field="medicationCodeableConcept",

@@ -86,3 +86,12 @@ def code_of(concept: object) -> str | None:
 def mapping(value: object) -> Mapping[str, Any]:
     """``value`` if it is a JSON object, else an empty one."""
     return value if type(value) is dict or isinstance(value, Mapping) else {}
+
+
+def contained_code(resource: Mapping[str, Any], ref: str) -> tuple[bool, object]:
+    """(found, its ``code``) of the contained resource a local reference (``#id``) names:
+    how a medication resource's ``medicationReference`` to a contained Medication reads."""
+    for item in resource.get("contained") or ():
+        if isinstance(item, Mapping) and item.get("id") == ref[1:]:
+            return True, item.get("code")
+    return False, None

@@ -137,7 +137,7 @@ def _client(i: int, entry: object) -> Client:
                 "holds a private key: give the public JWK Set only", field=f"{where}.jwks"
             )
         return Client(iss=entry["iss"], jwks=jwks, fhir_servers=servers)
-    if not isinstance(jku, str) or not _acceptable_jku(jku):
+    if not isinstance(jku, str) or not _https_or_loopback(jku):
         raise InputError(
             "must be an https URL (http only for 127.0.0.1/localhost)", field=f"{where}.jku"
         )
@@ -149,7 +149,7 @@ def _fhir_servers(value: object, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(u, str) for u in value):
         raise InputError("must be a list of FHIR base URLs", field=where)
     for url in value:
-        if not _acceptable_jku(url) or urlsplit(url).query:
+        if fhir_server_refusal(url, ()) is not None:
             raise InputError(
                 "must be an https URL without a query (http only for 127.0.0.1/localhost)",
                 field=where,
@@ -164,7 +164,7 @@ def fhir_server_refusal(url: str, listed: tuple[str, ...]) -> str | None:
     would let a caller point the service, with a bearer token, at hosts inside its
     network. Only https is called (http only on 127.0.0.1/localhost, for tests), and a
     client that lists its FHIR servers is held to that list."""
-    if not _acceptable_jku(url) or urlsplit(url).query:
+    if not _https_or_loopback(url) or urlsplit(url).query:
         return "fhirServer must be an https URL without a query"
     if listed and url.rstrip("/") not in listed:
         return "fhirServer is not one of the FHIR servers registered for this client"
@@ -179,7 +179,7 @@ def _check_jwks(jwks: object, where: str) -> None:
             raise InputError("every key needs a string kid", field=f"{where}.keys[{j}]")
 
 
-def _acceptable_jku(url: str) -> bool:
+def _https_or_loopback(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return True

@@ -12,12 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Band, DoseRow, Drug, Grade, HydrationRow, Schedule
 from cmvrx.model.dosage import AdministrationFacts, HydrationBand
 from cmvrx.model.plan import DRUG_DOSE_DEFAULTS, DRUG_DOSE_FIELDS
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Table:
     """What one (drug, phase, column) contributes to every dose, whatever the patient:
@@ -32,6 +34,7 @@ class Table:
     not_confirmed: tuple[str, ...]  # the schedule's own id when it is NOT CONFIRMED
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Rounding:
     """How a drug's exact dose becomes a practical amount (issue 7 item 4, H50).
@@ -46,6 +49,7 @@ class Rounding:
     not_confirmed: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Row:
     """The patient-independent parts of a dose from one recommended row."""

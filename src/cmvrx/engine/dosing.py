@@ -17,6 +17,7 @@ from typing import Any
 
 from cmvrx.engine.dose_table import Table, table
 from cmvrx.engine.predicates import Situation
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Band, DoseRow, Drug, Schedule
 from cmvrx.model.patient import Case
@@ -27,6 +28,7 @@ CONGENITAL = ("ganciclovir", "induction")
 _COUNTS = "counts_problem"  # Situation.derived key (and "not computed yet" marker)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RenalLookup:
     """The renal value a schedule needs, or why it is unavailable."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from cmvrx.engine.intake import Facts
 from cmvrx.engine.predicates import PREDICATES, Situation
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Refusal
 from cmvrx.model.plan import RenalFunction
@@ -28,6 +29,7 @@ from cmvrx.model.plan import RenalFunction
 TriPredicate = Callable[[Situation], bool | None]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One reason a drug cannot be given now; ``measure`` is set when data are missing."""
@@ -36,6 +38,7 @@ class Problem:
     measure: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RefusalCheck:
     """A refusal rule and whether it applies (``None``: not decidable from the input)."""
@@ -116,6 +119,7 @@ def cidofovir_checks(
     return tuple(problems)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _CidofovirLimits:
     """cidofovir's label limits and its fixed "measure it" problems, built once per

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from cmvrx.engine.body_size import check_body_size
 from cmvrx.errors import ContradictoryInputError, ImplausibleValueError, InputError
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.patient import Case, Measurement, Quantity
 from cmvrx.units import INTERNAL_UNIT, converters, to_internal
@@ -32,6 +33,7 @@ class Reading(NamedTuple):
     fresh: bool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Facts:
     case: Case

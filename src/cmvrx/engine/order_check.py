@@ -25,6 +25,7 @@ from cmvrx.engine import plan_items
 from cmvrx.engine.dosing import column_of, dose_for
 from cmvrx.engine.predicates import PREDICATES, Situation, holds
 from cmvrx.errors import InputError
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Drug
 from cmvrx.model.dosage import Dosage, Interval, from_drug_dose, infusion_of
@@ -43,6 +44,7 @@ T = TypeVar("T")
 _DISPLAY_MG = 0.05  # doses are shown to 0.1 mg: half of it is "the same amount"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Judgement:
     """An order's arithmetic against one label dose."""
@@ -53,6 +55,7 @@ class Judgement:
     direction: Literal["", "higher", "lower"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class _Context:
     s: Situation

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from cmvrx.engine.messages import parameter_context, placeholders, render
 from cmvrx.engine.predicates import Predicate, rule_check
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.schema import Criterion, Grade, Regimen, RegimenRule
 from cmvrx.model import plan as p
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AlertTemplate:
     """An alert rule ready to render: ``rank`` orders critical, warning, info; ``item``

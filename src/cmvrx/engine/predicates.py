@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cmvrx.engine.intake import Facts
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.plan import RenalFunction
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Situation:
     """What the rules can see about one patient at one moment."""

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from cmvrx.frozen import fast_init
 from cmvrx.model.plan import (
     DrugDose,
     NotConfirmed,
@@ -36,6 +37,7 @@ ResponseClass = Literal[
 ]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One thing the clinician must know or do, with its rule and sources."""
@@ -51,6 +53,7 @@ class Finding:
     grade: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PhaseStatus:
     """Phase and day, e.g. ``induction day 9 of ≥ 21``."""
@@ -65,6 +68,7 @@ class PhaseStatus:
     phase_day: int | None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderedDose:
     drug: str
@@ -74,6 +78,7 @@ class OrderedDose:
     ordered_at: datetime
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderCheck:
     """An active order against today's renal function: still right, or the new order."""
@@ -88,6 +93,7 @@ class OrderCheck:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MonitoringStatus:
     """A monitoring test: when it was last done and when it is due."""
@@ -101,6 +107,7 @@ class MonitoringStatus:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StepDownStatus:
     applicable: bool
@@ -113,6 +120,7 @@ class StepDownStatus:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EndOfInduction:
     applicable: bool
@@ -125,6 +133,7 @@ class EndOfInduction:
     based_on: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PcrPoint:
     at: datetime
@@ -134,6 +143,7 @@ class PcrPoint:
     specimen: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Response:
     """Viral-load response: log10 change from the baseline PCR and its classification."""
@@ -148,6 +158,7 @@ class Response:
     text: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MaintenanceStatus:
     applicable: bool
@@ -160,6 +171,7 @@ class MaintenanceStatus:
     based_on: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SetAside:
     """A recorded event the assessment did not use as recorded, and why.
@@ -178,6 +190,7 @@ class SetAside:
     field: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CourseAssessment:
     """Everything the course says at ``as_of``: phase, orders, tests, findings."""

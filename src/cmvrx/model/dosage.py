@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.schema import Interval as LabelInterval
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ _MISSING = object()
 _PARSED: dict[str, object] = {}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, eq=False)
 class Interval:
     """How often: every ``hours`` hours, or ``per_week`` times a week (after dialysis)."""
@@ -144,6 +146,7 @@ class Interval:
         return hash((round(self.per_week, 6), self.after_dialysis))
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class InfusionLine:
     """One way to give the infusion: the line, the concentration and the volume it means."""
@@ -154,6 +157,7 @@ class InfusionLine:
     at_most: bool  # True: a maximum concentration (so the volume is a minimum)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Infusion:
     minutes: float | None
@@ -161,6 +165,7 @@ class Infusion:
     lines: tuple[InfusionLine, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Hydration:
     fluid: str
@@ -169,6 +174,7 @@ class Hydration:
     timing: str  # "before the first infusion", "with each infusion"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HydrationBand:
     """A label hydration row: the volume for doses from ``min``..``max`` mg/kg."""
@@ -180,6 +186,7 @@ class HydrationBand:
     fluid: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AdministrationFacts:
     """The patient-independent administration facts of one drug (from the knowledge)."""
@@ -194,6 +201,7 @@ class AdministrationFacts:
     hydration: tuple[HydrationBand, ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Dosage:
     """One drug as dosed or ordered. ``amount_mg`` is per administration; for mg/kg

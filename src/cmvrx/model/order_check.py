@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from cmvrx.frozen import fast_init
 from cmvrx.model.dosage import Dosage
 from cmvrx.model.plan import DISCLAIMER
 
@@ -25,6 +26,7 @@ VERDICT_RANK: Mapping[str, int] = {
 }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderFinding:
     severity: FindingSeverity
@@ -45,6 +47,7 @@ class OrderFinding:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderResult:
     """One order's judgement."""
@@ -71,6 +74,7 @@ class OrderResult:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OrderCheck:
     """Proposed orders checked together for one patient at ``as_of``."""

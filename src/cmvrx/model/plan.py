@@ -13,6 +13,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
+from cmvrx.frozen import fast_init
 from cmvrx.model.dosage import AdministrationFacts, from_drug_dose
 
 DISCLAIMER = (
@@ -24,6 +25,7 @@ DoseStatus = Literal["dose", "not_recommended", "insufficient_data", "no_label_d
 Severity = Literal["info", "warning", "critical"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RenalFunction:
     """Renal function as each label defines it, with the method and weight stated."""
@@ -46,6 +48,7 @@ class RenalFunction:
     insufficient: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DrugDose:
     """One drug in one phase for this patient: a dose, or why there is none."""
@@ -141,6 +144,7 @@ def drug_dose_of(values: Sequence[Any]) -> DrugDose:
     return _BUILD_DRUG_DOSE(values)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Refused:
     """A drug cmvrx does not offer for this patient, with the reason and the alternative."""
@@ -152,6 +156,7 @@ class Refused:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Alert:
     rule_id: str
@@ -160,6 +165,7 @@ class Alert:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class MonitoringItem:
     rule_id: str
@@ -171,6 +177,7 @@ class MonitoringItem:
     grade: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Criterion:
     rule_id: str
@@ -179,6 +186,7 @@ class Criterion:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StepDown:
     drug: str
@@ -190,6 +198,7 @@ class StepDown:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Regimen:
     rule_id: str
@@ -205,6 +214,7 @@ class Regimen:
     cite: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Maintenance:
     options: tuple[DrugDose, ...]
@@ -214,6 +224,7 @@ class Maintenance:
     lifelong: tuple[Criterion, ...]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NotConfirmed:
     """A value graded NOT CONFIRMED that this output used (configurable)."""
@@ -223,6 +234,7 @@ class NotConfirmed:
     description: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Provenance:
     cmvrx_version: str
@@ -232,6 +244,7 @@ class Provenance:
     disclaimer: str = DISCLAIMER
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Plan:
     case_id: str

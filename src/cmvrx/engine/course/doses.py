@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cmvrx.engine.course.state import CourseState, TherapyPeriod, finding
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.assessment import Finding
 from cmvrx.model.course import DoseGiven, Weight
@@ -27,6 +28,7 @@ from cmvrx.units import to_internal
 _DAY = timedelta(days=1)  # "per day" of max_per_day: a unit, not a clinical number
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LabelMaximum:
     """The label's largest single dose and largest 24-h amount (mg/kg or mg)."""

@@ -24,6 +24,7 @@ from cmvrx.engine.body_size import check_body_size
 from cmvrx.engine.course.events import check_event, measurement_value
 from cmvrx.engine.course.state import ordered_events
 from cmvrx.errors import CmvrxError, InputError, KnowledgeError
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.assessment import OrderCheck, SetAside
 from cmvrx.model.course import (
@@ -51,6 +52,7 @@ DOSE_INPUTS = frozenset({"weight", "creatinine"})
 _UNIT_KIND = {"weight": "mass", "creatinine": "creatinine"}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Review:
     """The course with only usable events, what was set aside, and what is held."""

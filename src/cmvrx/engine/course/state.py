@@ -19,6 +19,7 @@ from cmvrx.engine.intake import Facts, read_facts
 from cmvrx.engine.planner import situation
 from cmvrx.engine.predicates import Situation, holds
 from cmvrx.errors import InputError
+from cmvrx.frozen import fast_init
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.model.assessment import Finding
 from cmvrx.model.course import (
@@ -45,6 +46,7 @@ INDUCTION_PHASES = frozenset({"induction", "step_down"})
 BLOOD_SPECIMENS = frozenset({"blood", "plasma", "whole_blood"})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TherapyPeriod:
     """What was ordered from ``start`` until the next plan change (``end``, exclusive)."""
@@ -60,6 +62,7 @@ class TherapyPeriod:
         return frozenset(o.drug.value for o in self.orders)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CourseState:
     """Everything known at ``as_of``: latest values (as a ``Situation``) and the history."""

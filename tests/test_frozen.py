@@ -105,3 +105,18 @@ def test_every_engine_and_model_value_class_keeps_its_signature(cls: type[Any]) 
     ][1:]
     assert got == expected
     assert cls.__dataclass_params__.frozen
+
+
+def test_real_instances_copy_pickle_and_keep_their_class() -> None:
+    import copy
+    import pickle
+    from datetime import UTC, datetime
+
+    from cmvrx.model.plan import Provenance
+
+    p = Provenance("1", "2", "h", datetime(2026, 1, 1, tzinfo=UTC))
+    assert type(p) is Provenance
+    assert pickle.loads(pickle.dumps(p)) == p == copy.copy(p) == copy.deepcopy(p)
+    assert dataclasses.replace(p, knowledge_hash="g").knowledge_hash == "g"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.knowledge_hash = "x"  # type: ignore[misc]

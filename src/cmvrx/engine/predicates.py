@@ -44,9 +44,13 @@ class Situation:
 
     def __post_init__(self) -> None:
         # a plan builds three situations: the sites are computed once, in the facts
-        object.__setattr__(self, "sites", self.facts.sites)
-        cns_sites = self.knowledge.vocabulary_sets["cns_sites"]
-        object.__setattr__(self, "cns", not self.facts.sites.isdisjoint(cns_sites))
+        sites = self.facts.sites
+        _SET_SITES(self, sites)  # the slots' own setters: object.__setattr__ costs more
+        _SET_CNS(self, not sites.isdisjoint(self.knowledge.vocabulary_sets["cns_sites"]))
+
+
+_SET_SITES = Situation.__dict__["sites"].__set__
+_SET_CNS = Situation.__dict__["cns"].__set__
 
 
 def _cns(s: Situation) -> bool:

@@ -7,7 +7,7 @@ sources; the plan carries the knowledge version and hash and its ``as_of``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -88,60 +88,21 @@ class DrugDose:
     not_checked: tuple[str, ...] = ()
 
 
-#: The default of every DrugDose field that has one: start a ``drug_dose_from`` mapping here.
+#: The default of every DrugDose field that has one (the dose tables' row templates start
+#: from it).
 DRUG_DOSE_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {f.name: f.default for f in fields(DrugDose) if f.default is not MISSING}
 )
-_DRUG_DOSE_SLOTS = tuple((f.name, getattr(DrugDose, f.name).__set__) for f in fields(DrugDose))
-
-
-def drug_dose_from(values: Mapping[str, Any]) -> DrugDose:
-    """``DrugDose(**values)``, cheaper, for a mapping of every field (start from
-    ``DRUG_DOSE_DEFAULTS``).
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``: for
-    the 28 fields of a DrugDose, built five or more times per plan, that was a third of
-    the cost of a dose. This sets the same slots through their descriptors, which is what
-    ``object.__setattr__`` ends up calling. A missing field raises ``KeyError``; a key that
-    is not a field (a misspelt one) makes the count differ and raises ``ValueError``.
-    """
-    if len(values) != len(_DRUG_DOSE_SLOTS):
-        unknown = sorted(set(values) - {name for name, _ in _DRUG_DOSE_SLOTS})
-        raise ValueError(f"DrugDose has no field(s) {unknown}")
-    dose = object.__new__(DrugDose)
-    for name, set_slot in _DRUG_DOSE_SLOTS:
-        set_slot(dose, values[name])
-    return dose
-
-
 #: The DrugDose field names in declaration order (``drug_dose_of`` takes values in it).
-DRUG_DOSE_FIELDS: tuple[str, ...] = tuple(name for name, _ in _DRUG_DOSE_SLOTS)
-_DRUG_DOSE_SETTERS = tuple(set_slot for _, set_slot in _DRUG_DOSE_SLOTS)
-
-
-def _unrolled_builder() -> Callable[[Sequence[Any]], DrugDose]:
-    """``values -> DrugDose``, one slot store per line (generated, as dataclasses generate
-    ``__init__``): a loop over the 30 setters cost twice as much."""
-    namespace: dict[str, Any] = {"_new": object.__new__, "_DrugDose": DrugDose}
-    lines = ["def build(v):", "    d = _new(_DrugDose)"]
-    for i, set_slot in enumerate(_DRUG_DOSE_SETTERS):
-        namespace[f"_set{i}"] = set_slot
-        lines.append(f"    _set{i}(d, v[{i}])")
-    lines.append("    return d")
-    exec("\n".join(lines), namespace)  # generated from the dataclass's own fields
-    build: Callable[[Sequence[Any]], DrugDose] = namespace["build"]
-    return build
-
-
-_BUILD_DRUG_DOSE = _unrolled_builder()
+DRUG_DOSE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DrugDose))
 
 
 def drug_dose_of(values: Sequence[Any]) -> DrugDose:
-    """A DrugDose from the value of every field in ``DRUG_DOSE_FIELDS`` order: what
-    ``drug_dose_from`` does without the mapping, for the dose tables' row templates."""
-    if len(values) != len(_DRUG_DOSE_SETTERS):
-        raise ValueError(f"DrugDose has {len(_DRUG_DOSE_SETTERS)} fields, not {len(values)}")
-    return _BUILD_DRUG_DOSE(values)
+    """A DrugDose from the value of every field in ``DRUG_DOSE_FIELDS`` order, for the
+    dose tables' row templates."""
+    if len(values) != len(DRUG_DOSE_FIELDS):
+        raise ValueError(f"DrugDose has {len(DRUG_DOSE_FIELDS)} fields, not {len(values)}")
+    return DrugDose(*values)
 
 
 @fast_init

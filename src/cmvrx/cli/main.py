@@ -8,6 +8,7 @@ clock is read here (``as_of`` defaults to now, UTC) and nowhere in the engine.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import UTC, datetime
@@ -358,6 +359,7 @@ app.command(
 
 def run() -> None:
     """Console-script entry point."""
+    gc.freeze()  # what the imports built lives as long as the process: never walk it again
     app(prog_name="cmvrx")
 
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cmvrx.errors import InputError, KnowledgeError
+from cmvrx.knowledge import parse_cache
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.files import (
     AlertsFile,
@@ -98,6 +99,17 @@ def _parse(name: str, raw: bytes) -> dict[str, Any]:
         raise KnowledgeError(f"{name}.toml: not valid TOML: {exc}") from exc
 
 
+def _parse_all(raw: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
+    """Every file parsed: from the parse cache when it holds exactly these bytes, else
+    by the TOML parser (then stored there). Validation follows either way."""
+    cached = parse_cache.read(raw)
+    if cached is not None:
+        return cached
+    data = {name: _parse(name, content) for name, content in raw.items()}
+    parse_cache.write(raw, data)
+    return data
+
+
 def _validate(name: str, model: type[M], data: Mapping[str, Any]) -> M:
     try:
         return model.model_validate(data)
@@ -113,7 +125,7 @@ def load(
     """Load and validate the knowledge (bundled, or from ``data_dir`` for authoring and
     tests), applying NOT CONFIRMED ``overrides``."""
     raw = _read_all(data_dir)
-    data = {name: _parse(name, content) for name, content in raw.items()}
+    data = _parse_all(raw)
     manifest = data["manifest"]
     version = manifest.get("version")
     if not isinstance(version, str):

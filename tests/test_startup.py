@@ -1,0 +1,39 @@
+"""Start-up of a fresh process (``cmvrx plan`` ≤ 0.5 s, design §5): what ``import cmvrx``
+and the CLI do to the garbage collector leaves the process as it found it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_import_cmvrx_leaves_the_garbage_collector_as_it_was(enabled: bool) -> None:
+    code = (
+        "import gc\n"
+        f"{'gc.enable()' if enabled else 'gc.disable()'}\n"
+        "import cmvrx\n"
+        "print(gc.isenabled())\n"
+    )
+    assert _python(code) == str(enabled)
+
+
+def test_a_failed_import_still_restores_the_garbage_collector() -> None:
+    code = (
+        "import gc, sys\n"
+        "sys.modules['cmvrx.api'] = None  # importing it raises ImportError\n"
+        "try:\n"
+        "    import cmvrx\n"
+        "except ImportError:\n"
+        "    print(gc.isenabled())\n"
+    )
+    assert _python(code) == "True"

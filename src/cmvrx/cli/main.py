@@ -24,6 +24,7 @@ from cmvrx.cli import order as order_cli
 from cmvrx.cli import synth as synth_cli
 from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
+from cmvrx.cli.launch import command_for
 from cmvrx.cli.serve import serve
 from cmvrx.cli.user import user_app
 from cmvrx.errors import InputError
@@ -360,7 +361,7 @@ app.command(
 def run() -> None:
     """Console-script entry point."""
     gc.freeze()  # what the imports built lives as long as the process: never walk it again
-    app(prog_name="cmvrx")
+    command_for(app, sys.argv[1:])(prog_name="cmvrx")
 
 
 if __name__ == "__main__":

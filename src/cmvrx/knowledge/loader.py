@@ -9,10 +9,10 @@ override of a value that is not graded NOT CONFIRMED.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -93,6 +93,8 @@ def _read_all(data_dir: Path | None) -> dict[str, bytes]:
 
 
 def _parse(name: str, raw: bytes) -> dict[str, Any]:
+    import tomllib  # here: a process served by the parse cache never needs it
+
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -320,21 +322,32 @@ def _check_unique_ids(k: Knowledge) -> None:
         raise KnowledgeError("duplicate schedule id")
 
 
+#: What can hold a ``cite`` (anything else, a number or a text, holds none).
+_NESTED = (BaseModel, tuple, list, dict)
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
+
+
 def _iter_cites(obj: object, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
+        for name in _field_names(type(obj)):
             value = getattr(obj, name)
             if name == "cite":
                 for cid in value:
                     yield path, cid
-            else:
+            elif isinstance(value, _NESTED):
                 yield from _iter_cites(value, f"{path}.{name}")
     elif isinstance(obj, tuple | list):
         for i, item in enumerate(obj):
-            yield from _iter_cites(item, f"{path}[{i}]")
+            if isinstance(item, _NESTED):
+                yield from _iter_cites(item, f"{path}[{i}]")
     elif isinstance(obj, dict):
         for key, item in obj.items():
-            yield from _iter_cites(item, f"{path}.{key}")
+            if isinstance(item, _NESTED):
+                yield from _iter_cites(item, f"{path}.{key}")
 
 
 def _check_citations(k: Knowledge) -> None:

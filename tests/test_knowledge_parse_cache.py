@@ -92,6 +92,15 @@ def test_an_edit_that_breaks_the_knowledge_is_refused_despite_a_warm_cache(cache
         loader.load(data_dir=data_copy)
 
 
+def test_files_that_make_no_valid_knowledge_are_not_stored(cache, data_copy):
+    target = data_copy / "parameters.toml"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(text.replace('grade = "A"', 'grade = "Z"', 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError):
+        loader.load(data_dir=data_copy)
+    assert not (cache / parse_cache.ENTRY).exists()
+
+
 @pytest.mark.parametrize(
     "content",
     [b"", b"{", b"null", b"[]", b'{"format": 1}', b"\xff\xfe", b'{"format": 1, "key": 3}'],

@@ -101,15 +101,13 @@ def _parse(name: str, raw: bytes) -> dict[str, Any]:
         raise KnowledgeError(f"{name}.toml: not valid TOML: {exc}") from exc
 
 
-def _parse_all(raw: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
-    """Every file parsed: from the parse cache when it holds exactly these bytes, else
-    by the TOML parser (then stored there). Validation follows either way."""
+def _parse_all(raw: Mapping[str, bytes]) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Every file parsed, and whether the TOML parser did it: the parse cache gives
+    the files when it holds exactly these bytes. Validation follows either way."""
     cached = parse_cache.read(raw)
     if cached is not None:
-        return cached
-    data = {name: _parse(name, content) for name, content in raw.items()}
-    parse_cache.write(raw, data)
-    return data
+        return cached, False
+    return {name: _parse(name, content) for name, content in raw.items()}, True
 
 
 def _validate(name: str, model: type[M], data: Mapping[str, Any]) -> M:
@@ -127,7 +125,7 @@ def load(
     """Load and validate the knowledge (bundled, or from ``data_dir`` for authoring and
     tests), applying NOT CONFIRMED ``overrides``."""
     raw = _read_all(data_dir)
-    data = _parse_all(raw)
+    data, parsed = _parse_all(raw)
     manifest = data["manifest"]
     version = manifest.get("version")
     if not isinstance(version, str):
@@ -170,6 +168,8 @@ def load(
         terminology=_validate("terminology", TerminologyFile, data["terminology"]),
     )
     _check(knowledge)
+    if parsed:  # only files that made valid knowledge are kept for the next process
+        parse_cache.write(raw, data)
     return knowledge
 
 

@@ -10,7 +10,8 @@ Safety (hazard H117, stale or altered knowledge served):
 
 * the key is a SHA-256 of the exact bytes of every knowledge file read (name and
   length too), the cmvrx version, the parser and Python version and this format: a
-  changed byte anywhere (an edit, a mutant of the mutation harness) is a miss;
+  changed byte anywhere (an edit, a mutant of the mutation harness) is a miss; the
+  loader stores only files that made valid knowledge;
 * the file is JSON, read with ``json.loads``: never pickle or marshal, so a writable
   cache directory can never run code; values JSON lacks (±inf, NaN, TOML dates and
   times) are stored as tagged patches and rebuilt exactly; an entry is written only

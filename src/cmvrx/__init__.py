@@ -9,47 +9,39 @@ re-exported here; ``import cmvrx`` stays light (no CLI, database or plotting sta
 
 from __future__ import annotations
 
-import gc as _gc
+from cmvrx import _startup  # first: the garbage collector paused while these imports run
+from cmvrx._version import __version__
+from cmvrx.api import (
+    assess_course,
+    chart_course,
+    check_order,
+    dose,
+    knowledge_summary,
+    load_case,
+    load_course,
+    load_knowledge,
+    parse_order,
+    plan,
+    plan_schema,
+    read_orders,
+)
+from cmvrx.errors import (
+    CmvrxError,
+    ContradictoryInputError,
+    ImplausibleValueError,
+    InputError,
+    InsufficientDataError,
+    KnowledgeError,
+    NotRecommendedError,
+    StorageError,
+    UnitError,
+)
+from cmvrx.model.dosage import Dosage, Interval
+from cmvrx.model.order_check import OrderCheck
+from cmvrx.model.patient import Case
+from cmvrx.model.plan import DISCLAIMER, DrugDose, Plan
 
-# The imports below build some 150 classes (pydantic models, dataclasses); the cyclic
-# garbage collector, run between them, would only walk them again and again (about 5 %
-# of a fresh `cmvrx plan`). Paused while they run, then as it was.
-_collecting = _gc.isenabled()
-_gc.disable()
-try:
-    from cmvrx._version import __version__
-    from cmvrx.api import (
-        assess_course,
-        chart_course,
-        check_order,
-        dose,
-        knowledge_summary,
-        load_case,
-        load_course,
-        load_knowledge,
-        parse_order,
-        plan,
-        plan_schema,
-        read_orders,
-    )
-    from cmvrx.errors import (
-        CmvrxError,
-        ContradictoryInputError,
-        ImplausibleValueError,
-        InputError,
-        InsufficientDataError,
-        KnowledgeError,
-        NotRecommendedError,
-        StorageError,
-        UnitError,
-    )
-    from cmvrx.model.dosage import Dosage, Interval
-    from cmvrx.model.order_check import OrderCheck
-    from cmvrx.model.patient import Case
-    from cmvrx.model.plan import DISCLAIMER, DrugDose, Plan
-finally:
-    if _collecting:
-        _gc.enable()
+_startup.resume()
 
 __all__ = [
     "DISCLAIMER",

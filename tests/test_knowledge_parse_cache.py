@@ -101,6 +101,22 @@ def test_files_that_make_no_valid_knowledge_are_not_stored(cache, data_copy):
     assert not (cache / parse_cache.ENTRY).exists()
 
 
+def test_the_entry_holds_what_the_parser_gave_even_if_the_loader_changed_it(cache, monkeypatch):
+    validate = loader._validate
+
+    def meddling(name: str, model: type, data: dict[str, object]) -> object:
+        result = validate(name, model, data)  # type: ignore[type-var]
+        if name == "alerts":
+            data["meddled"] = True  # the parsed dict changed after validation
+        return result
+
+    monkeypatch.setattr(loader, "_validate", meddling)
+    loader.load()
+    monkeypatch.setattr(loader, "_validate", validate)
+    hit = parse_cache.read(_raw())
+    assert hit is not None and "meddled" not in hit["alerts"]
+
+
 @pytest.mark.parametrize(
     "content",
     [b"", b"{", b"null", b"[]", b'{"format": 1}', b"\xff\xfe", b'{"format": 1, "key": 3}'],

@@ -101,13 +101,15 @@ def _parse(name: str, raw: bytes) -> dict[str, Any]:
         raise KnowledgeError(f"{name}.toml: not valid TOML: {exc}") from exc
 
 
-def _parse_all(raw: Mapping[str, bytes]) -> tuple[dict[str, dict[str, Any]], bool]:
-    """Every file parsed, and whether the TOML parser did it: the parse cache gives
-    the files when it holds exactly these bytes. Validation follows either way."""
+def _parse_all(raw: Mapping[str, bytes]) -> tuple[dict[str, dict[str, Any]], bytes | None]:
+    """Every file parsed: from the parse cache when it holds exactly these bytes, else
+    by the TOML parser, with the cache entry to store once the knowledge proved valid.
+    Validation follows either way."""
     cached = parse_cache.read(raw)
     if cached is not None:
-        return cached, False
-    return {name: _parse(name, content) for name, content in raw.items()}, True
+        return cached, None
+    data = {name: _parse(name, content) for name, content in raw.items()}
+    return data, parse_cache.entry(raw, data)
 
 
 def _validate(name: str, model: type[M], data: Mapping[str, Any]) -> M:
@@ -125,7 +127,7 @@ def load(
     """Load and validate the knowledge (bundled, or from ``data_dir`` for authoring and
     tests), applying NOT CONFIRMED ``overrides``."""
     raw = _read_all(data_dir)
-    data, parsed = _parse_all(raw)
+    data, entry = _parse_all(raw)
     manifest = data["manifest"]
     version = manifest.get("version")
     if not isinstance(version, str):
@@ -168,8 +170,8 @@ def load(
         terminology=_validate("terminology", TerminologyFile, data["terminology"]),
     )
     _check(knowledge)
-    if parsed:  # only files that made valid knowledge are kept for the next process
-        parse_cache.write(raw, data)
+    if entry is not None:  # only files that made valid knowledge are kept
+        parse_cache.store(entry)
     return knowledge
 
 

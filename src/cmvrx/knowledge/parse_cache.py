@@ -103,11 +103,18 @@ def read(raw: Mapping[str, bytes]) -> Parsed | None:
 
 
 def write(raw: Mapping[str, bytes], parsed: Parsed) -> None:
-    """Store ``parsed`` (what the parser gave for ``raw``) for the next process; never
-    raises, never leaves a partial entry."""
+    """Store ``parsed`` (what the parser gave for ``raw``) for the next process."""
+    content = entry(raw, parsed)
+    if content is not None:
+        store(content)
+
+
+def entry(raw: Mapping[str, bytes], parsed: Parsed) -> bytes | None:
+    """The entry for ``parsed`` (what the parser gave for ``raw``), made at once so that
+    it holds the parser's output even if the caller later changes ``parsed``; None when
+    the cache is off or the entry would not read back exactly as ``parsed``."""
     if not enabled():
-        return
-    temporary: Path | None = None
+        return None
     try:
         patches: list[Patch] = []
         tree = _encode(parsed, [], patches)
@@ -115,7 +122,19 @@ def write(raw: Mapping[str, bytes], parsed: Parsed) -> None:
         document = {"format": FORMAT, "key": entry_key, "files": tree, "patches": patches}
         content = json.dumps(document, ensure_ascii=False, allow_nan=False).encode()
         if repr(_restore(content, entry_key)) != repr(parsed):
-            return  # not exactly what the parser gave: do not store it
+            return None  # not exactly what the parser gave: never stored
+        return content
+    except Exception:  # what cannot be encoded is not cached
+        return None
+
+
+def store(content: bytes) -> None:
+    """Put an entry made by ``entry()`` in place; never raises, never leaves a partial
+    entry."""
+    if not enabled():
+        return
+    temporary: Path | None = None
+    try:
         folder = directory()
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not _trusted(folder.stat()):

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from cmvrx.knowledge import loader
+from cmvrx.knowledge import loader, parse_cache
+
+# The knowledge parse cache of the test run, and of every process it starts, lives in a
+# throw-away directory (never the real home): the whole suite runs with it on.
+_PARSE_CACHE = tempfile.mkdtemp(prefix="cmvrx-test-cache-")
+os.environ[parse_cache.DIR_ENV] = _PARSE_CACHE
+atexit.register(shutil.rmtree, _PARSE_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

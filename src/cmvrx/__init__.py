@@ -9,6 +9,7 @@ re-exported here; ``import cmvrx`` stays light (no CLI, database or plotting sta
 
 from __future__ import annotations
 
+from cmvrx import _startup  # first: the garbage collector paused while these imports run
 from cmvrx._version import __version__
 from cmvrx.api import (
     assess_course,
@@ -39,6 +40,8 @@ from cmvrx.model.dosage import Dosage, Interval
 from cmvrx.model.order_check import OrderCheck
 from cmvrx.model.patient import Case
 from cmvrx.model.plan import DISCLAIMER, DrugDose, Plan
+
+_startup.resume()
 
 __all__ = [
     "DISCLAIMER",

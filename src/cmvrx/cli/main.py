@@ -8,6 +8,7 @@ clock is read here (``as_of`` defaults to now, UTC) and nowhere in the engine.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from cmvrx.cli import order as order_cli
 from cmvrx.cli import synth as synth_cli
 from cmvrx.cli.course import course_app
 from cmvrx.cli.exits import DOSE_STATUS_EXIT, EXIT_OK, FIELD_OPTIONS, CmvrxGroup
+from cmvrx.cli.launch import command_for
 from cmvrx.cli.serve import serve
 from cmvrx.cli.user import user_app
 from cmvrx.errors import InputError
@@ -358,7 +360,8 @@ app.command(
 
 def run() -> None:
     """Console-script entry point."""
-    app(prog_name="cmvrx")
+    gc.freeze()  # what the imports built lives as long as the process: never walk it again
+    command_for(app, sys.argv[1:])(prog_name="cmvrx")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ override of a value that is not graded NOT CONFIRMED.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cmvrx.errors import InputError, KnowledgeError
+from cmvrx.knowledge import parse_cache
 from cmvrx.knowledge.bundle import Knowledge
 from cmvrx.knowledge.files import (
     AlertsFile,
@@ -92,10 +93,23 @@ def _read_all(data_dir: Path | None) -> dict[str, bytes]:
 
 
 def _parse(name: str, raw: bytes) -> dict[str, Any]:
+    import tomllib  # here: a process served by the parse cache never needs it
+
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise KnowledgeError(f"{name}.toml: not valid TOML: {exc}") from exc
+
+
+def _parse_all(raw: Mapping[str, bytes]) -> tuple[dict[str, dict[str, Any]], bytes | None]:
+    """Every file parsed: from the parse cache when it holds exactly these bytes, else
+    by the TOML parser, with the cache entry to store once the knowledge proved valid.
+    Validation follows either way."""
+    cached = parse_cache.read(raw)
+    if cached is not None:
+        return cached, None
+    data = {name: _parse(name, content) for name, content in raw.items()}
+    return data, parse_cache.entry(raw, data)
 
 
 def _validate(name: str, model: type[M], data: Mapping[str, Any]) -> M:
@@ -113,7 +127,7 @@ def load(
     """Load and validate the knowledge (bundled, or from ``data_dir`` for authoring and
     tests), applying NOT CONFIRMED ``overrides``."""
     raw = _read_all(data_dir)
-    data = {name: _parse(name, content) for name, content in raw.items()}
+    data, entry = _parse_all(raw)
     manifest = data["manifest"]
     version = manifest.get("version")
     if not isinstance(version, str):
@@ -156,6 +170,8 @@ def load(
         terminology=_validate("terminology", TerminologyFile, data["terminology"]),
     )
     _check(knowledge)
+    if entry is not None:  # only files that made valid knowledge are kept
+        parse_cache.store(entry)
     return knowledge
 
 
@@ -308,21 +324,32 @@ def _check_unique_ids(k: Knowledge) -> None:
         raise KnowledgeError("duplicate schedule id")
 
 
+#: What can hold a ``cite`` (anything else, a number or a text, holds none).
+_NESTED = (BaseModel, tuple, list, dict)
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(model.model_fields)
+
+
 def _iter_cites(obj: object, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
+        for name in _field_names(type(obj)):
             value = getattr(obj, name)
             if name == "cite":
                 for cid in value:
                     yield path, cid
-            else:
+            elif isinstance(value, _NESTED):
                 yield from _iter_cites(value, f"{path}.{name}")
     elif isinstance(obj, tuple | list):
         for i, item in enumerate(obj):
-            yield from _iter_cites(item, f"{path}[{i}]")
+            if isinstance(item, _NESTED):
+                yield from _iter_cites(item, f"{path}[{i}]")
     elif isinstance(obj, dict):
         for key, item in obj.items():
-            yield from _iter_cites(item, f"{path}.{key}")
+            if isinstance(item, _NESTED):
+                yield from _iter_cites(item, f"{path}.{key}")
 
 
 def _check_citations(k: Knowledge) -> None:

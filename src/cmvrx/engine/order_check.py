@@ -99,10 +99,7 @@ def judge_order(ctx: _Context, order: Dosage) -> OrderResult:
         return OrderResult(order.order_id, order, "not_recommended", (f,), None, order.phase, None)
     if order.drug in s.resistant_to:
         return _resistant(s, order)
-    candidates = _candidates(s, drug, order.phase)
-    labels = [(phase, column, _label(s, drug.id, phase, column)) for phase, column in candidates]
-    chosen = _choose(ctx, order, labels)
-    phase, column, label = chosen
+    phase, column, label = _choose(ctx, order, _candidates(s, drug, order.phase))
     findings: list[OrderFinding] = []
     if order.phase is None:
         findings.append(
@@ -223,18 +220,24 @@ def _label(s: Situation, drug: str, phase: str, column: str) -> DrugDose:
 
 
 def _choose(
-    ctx: _Context, order: Dosage, labels: list[tuple[str, str, DrugDose]]
+    ctx: _Context, order: Dosage, candidates: list[tuple[str, str]]
 ) -> tuple[str, str, DrugDose]:
     """The reading of the order that fits: one it matches (ok); else one whose daily total
-    it is; else one with its interval; else the first (the patient's own column)."""
+    it is; else one with its interval; else the first (the patient's own column). The
+    label doses are computed in that order, and only as far as needed: an order that
+    matches its first reading costs one dose."""
     k = ctx.s.knowledge
     weight = ctx.s.renal.weight_kg
-    usable = [
-        c for c in labels if c[2].status == "dose" and _refusal_for(ctx, order.drug, c[0]) is None
-    ]
-    for c in usable:
-        if _fits(k, order, c[2], weight):
+    labels: list[tuple[str, str, DrugDose]] = []
+    for phase, column in candidates:
+        c = (phase, column, _label(ctx.s, order.drug, phase, column))
+        if (
+            c[2].status == "dose"
+            and _refusal_for(ctx, order.drug, phase) is None
+            and _fits(k, order, c[2], weight)
+        ):
             return c
+        labels.append(c)
     mg = _ordered_mg(order, k.drug(order.drug), weight)
     for c in labels:
         interval = _label_interval(c[2])

@@ -7,8 +7,9 @@ the INSERT of a seen id fails inside the database, so two instances racing on th
 token cannot both accept it.
 
 Durability of the replay cache is traded for speed (one insert per request): its commits
-do not wait for the disk (PostgreSQL ``SET LOCAL synchronous_commit = off``; on SQLite a
-second engine on the same file with ``synchronous=NORMAL``, WAL). A crash of the machine
+do not wait for the disk (PostgreSQL: ``synchronous_commit = off`` for the session of the
+replay cache's own connection — ``SET LOCAL`` in a transaction with another driver; on
+SQLite a second engine on the same file with ``synchronous=NORMAL``, WAL). A crash of the machine
 may forget the last moments' token ids, which could then be replayed until they expire
 (≤ 1 h, typically 5 min) — and only by someone who captured them over TLS. Courses and
 feedback keep the store's full durability.

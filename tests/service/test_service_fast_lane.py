@@ -204,6 +204,17 @@ def test_a_padded_token_takes_the_general_path_and_passes_as_before(
     assert security_tests._get(client, token).status_code == 200
 
 
+def test_a_payload_strict_json_refuses_takes_the_general_path_and_passes_as_before(
+    client: TestClient, keys: Any
+) -> None:
+    """The lean parse reads JSON with orjson (strict); a payload it refuses (NaN, here in
+    a claim the service does not read) is judged by PyJWT, as every token once was."""
+    token = epic_token(keys["epic"], security_tests.AUD, note=float("nan"))
+    assert jws.parse(token) is None
+    assert security_tests._get(client, token).status_code == 200
+    assert security_tests._get(client, token).status_code == 401  # its jti is spent
+
+
 def test_a_crit_header_or_a_non_canonical_segment_is_refused(client: TestClient, keys: Any) -> None:
     crit = sign(
         keys["sandbox"],

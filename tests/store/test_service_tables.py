@@ -62,3 +62,38 @@ def test_an_outcome_outside_the_value_set_is_refused_by_the_database(store: Any)
     with pytest.raises(StorageError):
         store.record_feedback([bad])
     assert store.list_feedback() == []
+
+
+@pytest.mark.postgres
+def test_the_lean_postgresql_replay_write_keeps_values_and_leaves_the_pool_alone(
+    postgres_server: Any,
+) -> None:
+    """PostgreSQL's replay-cache write runs on a connection of its own (autocommit,
+    ``synchronous_commit = off``): the stored expiry is the one given, a replay is refused,
+    the pool's connections keep their full durability, and a connection that broke is
+    replaced on the next call after one ``StorageError``."""
+    from sqlalchemy import select
+
+    from cmvrx.store.tables import seen_jtis
+
+    store: Any = open_service_store(postgres_server.create_database())
+    try:
+        expires = NOW + timedelta(minutes=5)
+        assert store.remember_jti("https://a", "lean-1", expires, now=NOW)
+        assert not store.remember_jti("https://a", "lean-1", expires, now=NOW)
+        with store._engine.connect() as conn:
+            rows = conn.execute(select(seen_jtis.c.jti, seen_jtis.c.expires_at)).all()
+            assert [(r.jti, r.expires_at) for r in rows] == [("lean-1", expires)]
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        assert store._replay_pg.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+        store._replay_pg.close()  # known closed: replaced before use
+        assert store.remember_jti("https://a", "lean-2", expires, now=NOW)
+        pid = store._replay_pg.info.backend_pid
+        with store._engine.connect() as conn:  # the server ends it: found in the next call
+            conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        with pytest.raises(StorageError, match="token id"):
+            store.remember_jti("https://a", "lean-3", expires, now=NOW)
+        assert store.remember_jti("https://a", "lean-3", expires, now=NOW)
+        assert not store.remember_jti("https://a", "lean-3", expires, now=NOW)
+    finally:
+        store.close()

@@ -28,7 +28,7 @@ from cmvrx.fhir.problems import Match, Problem
 from cmvrx.fhir.resources import Item, collect, from_ndjson
 from cmvrx.fhir.values import code_of, contained_code, instant, mapping, number
 from cmvrx.knowledge.bundle import Knowledge
-from cmvrx.knowledge.terminology import TerminologyFile
+from cmvrx.knowledge.terminology import ObservationBinding, TerminologyFile
 from cmvrx.model.course import EVENT_ADAPTER, Analyte, Event
 from cmvrx.model.patient import Case, Dialysis
 
@@ -55,6 +55,13 @@ _ALLERGY = {
 }
 _LAB_ANALYTES = frozenset(a.value for a in Analyte)
 _NEVER = datetime.min.replace(tzinfo=UTC)
+#: an Observation's binding and ``observation_time``, read once (``newest_only``)
+_Known = tuple[ObservationBinding, datetime | None]
+
+
+def _newest_first(entry: tuple[Item, _Known]) -> datetime:
+    """When an Observation was taken, for the newest-first order (never: the oldest)."""
+    return entry[1][1] or _NEVER
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,8 @@ def read(
     a caller that uses the case and the orders only. ``newest_only=True`` (with
     ``events=False``) reads the Observations of each analyte newest first and stops at
     the first valid one — the value the case takes; older ones are neither read nor
-    reported. The case is the same; the problems and matches of Observations are not
-    all there."""
+    reported, and the doses given are checked but not built as events. The case is the
+    same; the problems and matches of Observations are not all there."""
     items, problems = collect(source)
     return from_items(
         items,
@@ -168,7 +175,10 @@ def subject_of(resource: Mapping[str, Any]) -> str | None:
     """The patient id a resource other than a Patient names in ``subject``/``patient``
     (``Patient/<id>``, a full URL ending so, or ``urn:uuid:<id>``), or None."""
     for key in ("subject", "patient"):
-        ref = mapping(resource.get(key)).get("reference")
+        value = resource.get(key)
+        if value is None:
+            continue
+        ref = value.get("reference") if type(value) is dict else mapping(value).get("reference")
         if isinstance(ref, str):
             tail = ref.rsplit("/", 2)
             if len(tail) >= 2 and tail[-2] == "Patient" and tail[-1]:
@@ -243,13 +253,15 @@ class _Mapper:
                 "Patient",
                 f"{len(self.patients)} Patient resources: one patient at a time",
             )
-        deferred: dict[str, list[Item]] = {}  # newest_only: Observations by analyte
+        # newest_only: Observations by analyte, each with its binding and time (read once)
+        deferred: dict[str, list[tuple[Item, _Known]]] = {}
         for item in items:
-            if item.type not in READ_TYPES:
-                self.skipped[f"{item.type or 'no resourceType'}: not read"] += 1
+            kind = item.type
+            if kind not in READ_TYPES:
+                self.skipped[f"{kind or 'no resourceType'}: not read"] += 1
                 continue
             other = _patient_of(item)
-            if item.type != "Patient" and pid and other and other != pid:
+            if kind != "Patient" and pid and other and other != pid:
                 self._problem(
                     "conflict",
                     item.ref,
@@ -258,25 +270,27 @@ class _Mapper:
                     item.where,
                 )
                 continue
-            if self.newest_only and item.type == "Observation":
+            if self.newest_only and kind == "Observation":
                 binding = self.observations.binding(item.resource)
                 if binding is None:
                     self.skipped["Observation: no bound LOINC code"] += 1
                 else:
-                    deferred.setdefault(binding.analyte, []).append(item)
+                    known = (binding, observation_time(item.resource))
+                    deferred.setdefault(binding.analyte, []).append((item, known))
                 continue
             self._guarded(item)
         for group in deferred.values():  # newest first; the first valid one is the case's
-            for item in sorted(group, key=self._when, reverse=True):
-                if self._guarded(item):
+            group.sort(key=_newest_first, reverse=True)  # stable: ties keep their order
+            for item, known in group:
+                if self._guarded(item, known):
                     break
 
-    def _guarded(self, item: Item) -> bool:
+    def _guarded(self, item: Item, known: _Known | None = None) -> bool:
         """``_one(item)``; a resource that cannot be read is a ``malformed`` problem.
-        Whether it gave a reading."""
+        Whether it gave a reading. ``known``: an Observation's binding and time."""
         before = len(self.readings)
         try:
-            self._one(item)
+            self._one(item, known)
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
             self._problem(
                 "malformed",
@@ -287,20 +301,16 @@ class _Mapper:
             )
         return len(self.readings) > before
 
-    def _when(self, item: Item) -> datetime:
-        """When an Observation was taken, for the newest-first order (never: the oldest)."""
-        return observation_time(item.resource) or _NEVER
-
     def _problem(self, kind: Any, ref: str, fld: str, message: str, where: str = "") -> None:
         self.problems.append(Problem(kind, ref, fld, message, where))
 
-    def _one(self, item: Item) -> None:
+    def _one(self, item: Item, known: _Known | None = None) -> None:
         kind = item.type
         if kind == "Observation":
-            reading = self.observations.read(item, self.as_of, self.problems, self.matched)
+            reading = self.observations.read(item, self.as_of, self.problems, self.matched, known)
             if reading is not None:
                 self.readings.append(reading)
-            elif self.observations.binding(item.resource) is None:
+            elif known is None and self.observations.binding(item.resource) is None:
                 self.skipped["Observation: no bound LOINC code"] += 1
         elif kind in ("Condition", "Procedure"):
             if not self.conditions.read(item, self.facts, self.problems, self.matched):
@@ -385,7 +395,7 @@ class _Mapper:
                 f"dose {value!r} {unit!r}: a given dose is read in mg only",
                 item.where,
             )
-        else:
+        elif not self.newest_only:  # newest_only: no events, so no dose events built
             self.doses.append(
                 EVENT_ADAPTER.validate_python(
                     {"kind": "dose_given", "at": at, "drug": drug, "dose_mg": value}

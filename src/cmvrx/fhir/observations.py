@@ -100,11 +100,17 @@ class ObservationReader:
         return None
 
     def read(
-        self, item: Item, as_of: datetime, problems: list[Problem], matched: list[Match]
+        self,
+        item: Item,
+        as_of: datetime,
+        problems: list[Problem],
+        matched: list[Match],
+        known: tuple[ObservationBinding, datetime | None] | None = None,
     ) -> Reading | None:
-        """The reading of a bound Observation, or ``None`` with the problem reported."""
+        """The reading of a bound Observation, or ``None`` with the problem reported.
+        ``known``: its binding and ``observation_time``, when the caller read them already."""
         r = item.resource
-        b = self.binding(r)
+        b = self.binding(r) if known is None else known[0]
         if b is None:
             return None
 
@@ -130,7 +136,7 @@ class ObservationReader:
                 f"LOINC {b.code} ({b.analyte}) is recognised but not used: {b.note or ''}".strip(),
             )
             return None
-        at = _effective(r)
+        at = _effective(r) if known is None else known[1]
         if at is None:
             fail(
                 "missing_time",

@@ -18,22 +18,31 @@ Resource = dict[str, Any]
 _MAX_DEPTH = 8
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Item:
     """One resource and where it came from (``""``, or ``file:line`` for NDJSON).
 
     ``type`` and ``ref`` are read once, when the item is made (the mapping asks for them
-    many times per resource); the resource is not changed afterwards."""
+    many times per resource); the resource is not changed afterwards. Frozen; made by
+    setting its slots directly (a frozen dataclass's own ``__init__`` costs about twice
+    as much, and the mapping makes one item per resource)."""
 
     resource: Resource
     where: str = ""
-    type: str = field(init=False, repr=False, compare=False)
-    ref: str = field(init=False, repr=False, compare=False)
+    type: str = field(default="", repr=False, compare=False)
+    ref: str = field(default="", repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        kind = str(self.resource.get("resourceType", ""))
-        object.__setattr__(self, "type", kind)
-        object.__setattr__(self, "ref", f"{kind}/{self.resource.get('id', '')}")
+    def __init__(self, resource: Resource, where: str = "") -> None:
+        kind = str(resource.get("resourceType", ""))
+        _SET_RESOURCE(self, resource)
+        _SET_WHERE(self, where)
+        _SET_TYPE(self, kind)
+        _SET_REF(self, f"{kind}/{resource.get('id', '')}")
+
+
+_SET_RESOURCE, _SET_WHERE, _SET_TYPE, _SET_REF = (
+    Item.__dict__[name].__set__ for name in ("resource", "where", "type", "ref")
+)
 
 
 def collect(source: object, where: str = "") -> tuple[list[Item], list[Problem]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from cmvrx.service.responses import loads_object
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _ES384_HALF = 48  # bytes of r and of s in an ES384 signature (P-384)
@@ -68,11 +69,10 @@ def _decode(segment: str) -> bytes | None:
 
 
 def _json(segment: str) -> dict[str, Any] | None:
+    """The JSON object in a segment; ``None`` for anything else — also for what strict
+    JSON refuses (NaN, a number too large), which then takes the general path."""
     data = _decode(segment)
-    if data is None:
-        return None
-    value = json.loads(data)
-    return value if isinstance(value, dict) else None
+    return None if data is None else loads_object(data)
 
 
 def verify(alg: str, key: Any, signing_input: bytes, signature: bytes) -> bool:

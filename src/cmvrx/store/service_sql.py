@@ -7,8 +7,9 @@ the INSERT of a seen id fails inside the database, so two instances racing on th
 token cannot both accept it.
 
 Durability of the replay cache is traded for speed (one insert per request): its commits
-do not wait for the disk (PostgreSQL ``SET LOCAL synchronous_commit = off``; on SQLite a
-second engine on the same file with ``synchronous=NORMAL``, WAL). A crash of the machine
+do not wait for the disk (PostgreSQL: ``synchronous_commit = off`` for the session of the
+replay cache's own connection — ``SET LOCAL`` in a transaction with another driver; on
+SQLite a second engine on the same file with ``synchronous=NORMAL``, WAL). A crash of the machine
 may forget the last moments' token ids, which could then be replayed until they expire
 (≤ 1 h, typically 5 min) — and only by someone who captured them over TLS. Courses and
 feedback keep the store's full durability.
@@ -20,7 +21,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,10 @@ _SQLITE_REPLAY_LOCK = threading.Lock()
 _PURGE_LOCK = threading.Lock()
 _PURGE_SQL = f"DELETE FROM {seen_jtis.name} WHERE expires_at < ?"
 _REMEMBER_SQL = f"INSERT INTO {seen_jtis.name} (iss, jti, expires_at) VALUES (?, ?, ?)"
+# The same statements for psycopg (format paramstyle).
+_PG_PURGE_SQL = _PURGE_SQL.replace("?", "%s")
+_PG_REMEMBER_SQL = _REMEMBER_SQL.replace("?", "%s")
+_PG_REPLAY_LOCK = threading.Lock()
 #: at most one purge of expired token ids per process in this many seconds
 REPLAY_PURGE_EVERY_S = 60.0
 
@@ -56,6 +61,7 @@ class ServiceTablesMixin:
     _replay_raw: Any = None
     _replay_bind: Any = None
     _replay_purged_at: float = float("-inf")
+    _replay_pg: Any = None
 
     def _transaction(
         self, doing: str, *, write: bool = False
@@ -87,6 +93,7 @@ class ServiceTablesMixin:
         raw, self._replay_raw = self._replay_raw, None
         if raw is not None:
             raw.close()
+        self._drop_replay_pg()
         if self._replay_engine is not None and self._replay_engine is not self._engine:
             self._replay_engine.dispose()
 
@@ -97,6 +104,8 @@ class ServiceTablesMixin:
                 self._replay_engine = _relaxed_sqlite(self._engine)
             if self._replay_engine is not self._engine:  # a file: the lean path
                 return self._remember_sqlite(iss, jti, expires_at, now, purge)
+        elif self._engine.dialect.driver == "psycopg" and not getattr(self, "read_only", False):
+            return self._remember_postgresql(iss, jti, expires_at, now, purge)
         try:
             with self._replay_transaction() as conn:
                 if purge:
@@ -151,6 +160,58 @@ class ServiceTablesMixin:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot record a token id: {type(exc).__name__}") from exc
         return True
+
+    def _remember_postgresql(
+        self, iss: str, jti: str, expires_at: datetime, now: datetime, purge: bool
+    ) -> bool:
+        """The replay-cache write on PostgreSQL (psycopg): the same statements and stored
+        values as the SQLAlchemy path, each one round trip on a connection of its own
+        (taken out of the pool: autocommit, ``synchronous_commit = off`` for the session)
+        instead of BEGIN, SET LOCAL, INSERT and COMMIT. The INSERT is one transaction:
+        the primary key still refuses the second of two instances racing on one token.
+        A connection that fails in a call is dropped (that call is a ``StorageError``, the
+        next one opens another connection)."""
+        dbapi: Any = self._engine.dialect.dbapi
+        try:
+            with _PG_REPLAY_LOCK:
+                conn = self._replay_pg_connection()
+                bind = self._replay_bind
+                if purge:
+                    conn.execute(_PG_PURGE_SQL, (bind(now),))
+                try:
+                    conn.execute(_PG_REMEMBER_SQL, (iss, jti, bind(expires_at)))
+                except dbapi.IntegrityError:  # the primary key says: seen before
+                    return False
+        except dbapi.Error as exc:
+            self._drop_replay_pg()
+            raise StorageError(f"cannot record a token id: {type(exc).__name__}") from exc
+        return True
+
+    def _replay_pg_connection(self) -> Any:
+        """The replay cache's own psycopg connection (opened on first use, and again when
+        it is known closed or broken)."""
+        if self._replay_pg is not None and (self._replay_pg.closed or self._replay_pg.broken):
+            self._drop_replay_pg()
+        if self._replay_pg is None:
+            raw = self._engine.raw_connection()
+            conn: Any = raw.driver_connection
+            raw.detach()  # never back to the pool: its session settings are not the pool's
+            try:
+                conn.rollback()
+                conn.autocommit = True
+                conn.execute("SET synchronous_commit = off")
+            except BaseException:
+                conn.close()
+                raise
+            self._replay_pg = conn
+            self._replay_bind = _expiry_bind(self._engine)
+        return self._replay_pg
+
+    def _drop_replay_pg(self) -> None:
+        conn, self._replay_pg = self._replay_pg, None
+        if conn is not None:
+            with suppress(Exception):  # a broken connection may fail to close
+                conn.close()
 
     def record_feedback(self, items: Sequence[FeedbackRecord]) -> list[int]:
         now = datetime.now(UTC)

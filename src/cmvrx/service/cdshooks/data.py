@@ -34,6 +34,8 @@ def unusable_keys(templates: Mapping[str, str], given: Mapping[str, Any]) -> lis
 
 
 def _is_error(value: object) -> bool:
+    if type(value) is dict:  # the usual JSON object: no ABC check
+        return value.get("resourceType") == "OperationOutcome"
     return isinstance(value, Mapping) and value.get("resourceType") == "OperationOutcome"
 
 

@@ -241,19 +241,24 @@ def wire(model: BaseModel) -> dict[str, Any]:
     return cleaned
 
 
-_EMPTY: tuple[object, ...] = (None, "", [], {})
-
-
 def strip_empty(value: object) -> object:
     """``value`` with every null/empty string/list/object removed, depth first."""
     if isinstance(value, dict):
-        kept = {k: strip_empty(v) for k, v in value.items()}
-        return {k: v for k, v in kept.items() if not _is_empty(v)}
+        return {k: kept for k, v in value.items() if (kept := _stripped(v)) is not _DROP}
     if isinstance(value, list):
-        items = [strip_empty(v) for v in value]
-        return [v for v in items if not _is_empty(v)]
+        return [v for v in map(_stripped, value) if v is not _DROP]
     return value
 
 
-def _is_empty(value: object) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not value)
+_DROP = object()  # what ``_stripped`` gives for a value to leave out
+
+
+def _stripped(value: object) -> object:
+    """``strip_empty(value)``, or ``_DROP`` when that is empty (null, "", [] or {})."""
+    if value is None:
+        return _DROP
+    if isinstance(value, dict | list):
+        value = strip_empty(value)
+    elif not isinstance(value, str):
+        return value  # a number or a bool: kept as is (no recursion for leaves)
+    return value if value else _DROP

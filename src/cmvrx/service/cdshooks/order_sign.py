@@ -11,7 +11,6 @@ does not fit its code) gets one card saying what to record — never a dose.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -224,8 +223,9 @@ def _card(
 
 
 def updated_order(draft: Mapping[str, Any], corrected: Mapping[str, Any]) -> dict[str, Any]:
-    """The draft MedicationRequest (same id) with the corrected dose and timing."""
-    resource = copy.deepcopy(dict(draft))
+    """The draft MedicationRequest (same id) with the corrected dose and timing. A new
+    top-level object; the parts kept are the draft's own (neither is changed after)."""
+    resource = dict(draft)
     dosage: dict[str, Any] = {
         "text": corrected["text"],
         "doseAndRate": [

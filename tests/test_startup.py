@@ -40,3 +40,20 @@ def test_the_collector_is_paused_while_the_package_imports() -> None:
         "print(seen, gc.isenabled())\n"
     )
     assert _python(code) == "[False] True"
+
+
+def test_a_failing_import_does_not_leave_the_collector_paused() -> None:
+    code = (
+        "import gc, sys\n"
+        "class Fail:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'cmvrx.api':\n"
+        "            raise ImportError('broken install')\n"
+        "sys.meta_path.insert(0, Fail())\n"
+        "try:\n"
+        "    import cmvrx\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "print(gc.isenabled())\n"
+    )
+    assert _python(code) == "True"

@@ -726,7 +726,7 @@ def _cns_partner(ctx: _Context, results: list[OrderResult]) -> list[OrderResult]
             )
             label = from_drug_dose(_label(s, r.order.drug, "induction", column))
             corrected = r.order if label is None else _with(label, order_id=r.order.order_id)
-        out[i] = _worse(_with(r, corrected=corrected), "adjust", f)
+        out[i] = _worse(r, "adjust", f, corrected)
     return out
 
 
@@ -740,10 +740,17 @@ def missing_partners(s: Situation, results: Sequence[OrderResult]) -> tuple[Dosa
     return tuple(out)
 
 
-def _worse(r: OrderResult, verdict: Verdict, f: OrderFinding) -> OrderResult:
+def _worse(
+    r: OrderResult, verdict: Verdict, f: OrderFinding, corrected: Dosage | None = None
+) -> OrderResult:
+    """``r`` with finding ``f`` and the worse of its verdict and ``verdict``; its corrected
+    order (``corrected`` if given) kept only for ``adjust``."""
     worst = verdict if VERDICT_RANK[verdict] > VERDICT_RANK[r.verdict] else r.verdict
     findings = tuple(x for x in r.findings if x.rule_id != "ORD-OK")
-    corrected = r.corrected if worst == "adjust" else None
+    if corrected is None:
+        corrected = r.corrected
+    if worst != "adjust":
+        corrected = None
     return _with(r, verdict=worst, findings=(*findings, f), corrected=corrected)
 
 

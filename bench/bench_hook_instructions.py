@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import callgrind
 
 HERE = Path(__file__).resolve().parent
 WHATS = ("hook", "auth", "map", "check", "cards")
@@ -158,16 +159,9 @@ def child(what: str, alg: str, calls: int, instrument: bool) -> None:
 
 
 def instructions(what: str, alg: str, calls: int, out: Path) -> int:
-    done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-         sys.executable, __file__, "--child", "--what", what, "--alg", alg,
-         "--calls", str(calls)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError("callgrind printed no instruction count:\n" + done.stderr[-2000:])
-    return int(found.group(1))
+    program = [sys.executable, __file__, "--child", "--what", what, "--alg", alg,
+               "--calls", str(calls)]  # fmt: skip
+    return callgrind.instructions(program, out, "--instr-atstart=no")
 
 
 def main() -> None:

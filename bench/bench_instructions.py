@@ -18,12 +18,12 @@ there for the same call (e.g. 1.19 M instructions took 204 µs on the 2-core mac
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import callgrind
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CASE = ROOT / "examples" / "cns-encephalitis-hiv.yaml"
@@ -55,26 +55,8 @@ for _ in range(int(sys.argv[4])):
 
 def instructions(driver: Path, case: Path, what: str, calls: int, out: Path) -> int:
     """Instructions callgrind collected for one run of the driver."""
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            str(driver),
-            str(case),
-            AS_OF,
-            what,
-            str(calls),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError("callgrind printed no instruction count:\n" + done.stderr[-2000:])
-    return int(found.group(1))
+    program = [sys.executable, str(driver), str(case), AS_OF, what, str(calls)]
+    return callgrind.instructions(program, out)
 
 
 def main() -> None:

@@ -31,20 +31,7 @@ def _plain_walk(obj: object, path: str) -> Iterator[tuple[str, str]]:
 
 def test_the_walk_finds_what_the_plain_walk_finds() -> None:
     k = api.load_knowledge()
-    roots: dict[str, object] = {
-        "parameters": dict(k.parameters),
-        "parameters.schwartz_k": k.schwartz_k,
-        "regimens": (k.regimens, k.rules, k.refusals),
-        "alerts": k.alerts,
-        "monitoring": k.monitoring,
-        "resistance": k.resistance,
-        "maintenance": k.maintenance,
-        "course": k.course,
-        "orders": k.orders,
-        "vocabularies": k.vocabularies,
-        "terminology": k.terminology,
-        **{d.id: d for d in k.drugs.values()},
-    }
+    roots = {**loader.citation_roots(k), "terminology": k.terminology}
     for root, obj in roots.items():
         found = list(loader._iter_cites(obj, root))
         assert found == list(_plain_walk(obj, root)), root

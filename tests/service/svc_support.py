@@ -174,3 +174,26 @@ def fhir_case(name: str) -> tuple[list[dict[str, Any]], datetime]:
     now = datetime.fromtimestamp(NOW, UTC)
     delta = now - datetime.fromisoformat(data["as_of"])
     return shifted(data["resources"], delta), now
+
+
+def order_sign_call() -> dict[str, Any]:
+    """An order-sign call for the record of case 01 with every prefetch template key
+    (nothing to fetch) and a draft of 500 mg ganciclovir — too high: a warning card whose
+    suggestion updates the draft."""
+    from cmvrx.service import prefetch
+
+    record, _ = fhir_case("01_complete_retinitis_hiv.yaml")
+    draft = next(r for r in record if r["resourceType"] == "MedicationRequest")
+    draft["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": {"value": 500, "code": "mg"}}]
+    rest = [r for r in record if r["resourceType"] != "MedicationRequest"]
+    data: dict[str, Any] = {
+        k: {"resourceType": "Bundle", "type": "searchset"} for k in prefetch.templates()
+    }
+    data["observations"] = {"resourceType": "Bundle", "entry": [{"resource": r} for r in rest]}
+    return {
+        "hook": "order-sign",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/1", "patientId": "p1",
+                    "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]}},
+        "prefetch": data,
+    }  # fmt: skip

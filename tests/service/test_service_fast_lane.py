@@ -21,39 +21,19 @@ from svc_support import (
     _generated,
     clients_document,
     epic_token,
-    fhir_case,
     make_app,
+    order_sign_call,
     sandbox_token,
     sign,
 )
 
-from cmvrx.service import jws, prefetch
+from cmvrx.service import jws
 from cmvrx.service.cdshooks import fastlane
 from cmvrx.service.security import ClientRegistry, KeyResolver, TokenVerifier, UnauthorizedError
 from cmvrx.store import open_service_store
 
 PATH = "/cds-services/cmvrx-order-sign"
 AUD = PUBLIC_URL + PATH
-
-
-def _body() -> dict[str, Any]:
-    """An order-sign call for a record of every template key (nothing to fetch): 500 mg
-    ganciclovir, too high — a warning card whose suggestion updates the draft."""
-    record, _ = fhir_case("01_complete_retinitis_hiv.yaml")
-    draft = next(r for r in record if r["resourceType"] == "MedicationRequest")
-    draft["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": {"value": 500, "code": "mg"}}]
-    rest = [r for r in record if r["resourceType"] != "MedicationRequest"]
-    data: dict[str, Any] = {
-        k: {"resourceType": "Bundle", "type": "searchset"} for k in prefetch.templates()
-    }
-    data["observations"] = {"resourceType": "Bundle", "entry": [{"resource": r} for r in rest]}
-    return {
-        "hook": "order-sign",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/1", "patientId": "p1",
-                    "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]}},
-        "prefetch": data,
-    }  # fmt: skip
 
 
 @pytest.fixture
@@ -94,7 +74,7 @@ def _without_uuids(value: Any) -> Any:
 def test_the_fast_lane_answers_what_the_general_path_answers(
     hooks: TestClient, keys: Any, lane_calls: list[str]
 ) -> None:
-    body = json.dumps(_body()).encode()
+    body = json.dumps(order_sign_call()).encode()
     fast = _post(hooks, sandbox_token(keys["sandbox"], AUD), body)
     assert lane_calls == ["cmvrx-order-sign"]
     # application/fhir+json is JSON to FastAPI, not to the lane: the general path
@@ -148,7 +128,7 @@ def test_a_forged_token_is_refused_on_the_fast_lane(
     name: str, hooks: TestClient, keys: Any, lane_calls: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(security_tests, "AUD", AUD)  # the forgeries aim at the hook's URL
-    body = json.dumps(_body()).encode()
+    body = json.dumps(order_sign_call()).encode()
     security_tests._refused(_post(hooks, security_tests.FORGERIES[name](keys), body))
     assert lane_calls == ["cmvrx-order-sign"]
 
@@ -156,7 +136,7 @@ def test_a_forged_token_is_refused_on_the_fast_lane(
 def test_a_pool_of_tokens_is_accepted_once_each_then_every_replay_refused(
     hooks: TestClient, keys: Any
 ) -> None:
-    body = json.dumps(_body()).encode()
+    body = json.dumps(order_sign_call()).encode()
     pool = [sandbox_token(keys["sandbox"], AUD) for _ in range(6)]
     pool += [epic_token(keys["epic"], AUD) for _ in range(6)]  # ES384 and RS384 alike
     assert [_post(hooks, t, body).status_code for t in pool] == [200] * len(pool)
@@ -272,7 +252,7 @@ def test_a_rotated_key_under_the_same_kid_is_never_served_from_the_key_cache(
 def test_the_lane_runs_on_the_loop_only_without_network(
     db_url: str, keys: dict[str, SigningKey]
 ) -> None:
-    body = _body()
+    body = order_sign_call()
     assert fastlane._prefetch_complete(body)
     partial = copy.deepcopy(body)
     del partial["prefetch"]["observations"]

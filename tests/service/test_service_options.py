@@ -4,33 +4,13 @@ default (the card asks for the dialysis status). It travels to worker processes.
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import pytest
-from svc_support import PUBLIC_URL, SigningKey, fhir_case, make_app, sandbox_token
+from svc_support import PUBLIC_URL, SigningKey, make_app, order_sign_call, sandbox_token
 from typer.testing import CliRunner
 
-from cmvrx.service import prefetch
 from cmvrx.service.settings import ENV_NO_DIALYSIS, Settings, from_env
 
 PATH = "/cds-services/cmvrx-order-sign"
-
-
-def _body() -> dict[str, Any]:
-    record, _ = fhir_case("01_complete_retinitis_hiv.yaml")
-    draft = next(r for r in record if r["resourceType"] == "MedicationRequest")
-    draft["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": {"value": 500, "code": "mg"}}]
-    rest = [r for r in record if r["resourceType"] != "MedicationRequest"]
-    data = {k: {"resourceType": "Bundle", "type": "searchset"} for k in prefetch.templates()}
-    data["observations"] = {"resourceType": "Bundle", "entry": [{"resource": r} for r in rest]}
-    return {
-        "hook": "order-sign",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/1", "patientId": "p1",
-                    "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": draft}]}},
-        "prefetch": data,
-    }  # fmt: skip
 
 
 @pytest.mark.parametrize("opt_in", [False, True])
@@ -39,7 +19,9 @@ def test_the_opt_in_reaches_order_sign(
 ) -> None:
     token = sandbox_token(keys["sandbox"], PUBLIC_URL + PATH)
     with make_app(db_url, keys, no_dialysis_unless_recorded=opt_in) as client:
-        response = client.post(PATH, json=_body(), headers={"Authorization": f"Bearer {token}"})
+        response = client.post(
+            PATH, json=order_sign_call(), headers={"Authorization": f"Bearer {token}"}
+        )
     (card,) = response.json()["cards"]
     if opt_in:  # a case is made: the 500 mg dose is corrected
         assert card["suggestions"][0]["actions"][0]["resource"]["id"] == "draft-gcv"

@@ -352,8 +352,9 @@ def _iter_cites(obj: object, path: str) -> Iterator[tuple[str, str]]:
                 yield from _iter_cites(item, f"{path}.{key}")
 
 
-def _check_citations(k: Knowledge) -> None:
-    roots: dict[str, object] = {
+def citation_roots(k: Knowledge) -> dict[str, object]:
+    """Where the citation check starts: each knowledge part under its path name."""
+    return {
         "parameters": dict(k.parameters),
         "parameters.schwartz_k": k.schwartz_k,
         "regimens": (k.regimens, k.rules, k.refusals),
@@ -366,7 +367,10 @@ def _check_citations(k: Knowledge) -> None:
         "vocabularies": k.vocabularies,
         **{d.id: d for d in k.drugs.values()},
     }
-    for root, obj in roots.items():
+
+
+def _check_citations(k: Knowledge) -> None:
+    for root, obj in citation_roots(k).items():
         target = dict(obj) if isinstance(obj, Mapping) else obj
         for where, cid in _iter_cites(target, root):
             if cid not in k.sources:
